@@ -1,0 +1,184 @@
+"""Callbacks with Keras's protocol. They observe training; to stop it they set
+`model.stop_training = True`. A Keras callback that uses only this protocol ports unchanged."""
+
+import warnings
+
+import numpy as np
+
+from tinynn.progbar import Progbar
+
+
+class Callback:
+    """Base class. Override any `on_*` hook; `self.model` and `self.params` are set by `fit`."""
+
+    def __init__(self):
+        self.model = None
+        self.params: dict = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+
+
+class CallbackList:
+    """Calls one hook on every callback in order."""
+
+    def __init__(self, callbacks, model, params: dict):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback) and not hasattr(cb, "on_epoch_end"):
+                raise TypeError(
+                    f"callbacks expected Callback objects, got {type(cb).__name__}: {cb!r}."
+                )
+            cb.set_model(model)
+            cb.set_params(params)
+
+    def call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+
+class History(Callback):
+    """Records the epoch logs: `history.history["val_loss"]` is a list, one value per epoch.
+
+    `fit` adds one automatically and returns it (also kept as `model.history`).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch: list[int] = []
+        self.history: dict[str, list[float]] = {}
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+        if self.model is not None:
+            self.model.history = self
+
+
+class ProgbarLogger(Callback):
+    """Prints "Epoch i/n" and a progress bar per epoch (added by `fit` when verbose > 0)."""
+
+    def __init__(self, verbose: int = 1):
+        super().__init__()
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        print(f"Epoch {epoch + 1}/{self.params['epochs']}")
+        self.bar = Progbar(self.params["steps"], verbose=self.verbose)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(batch + 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.update(self.params["steps"], logs, finalize=True)
+
+
+class EarlyStopping(Callback):
+    """Stop training when a monitored quantity has stopped improving (Keras 3 semantics).
+
+    At each epoch end from `start_from_epoch` on: when restoring and no snapshot exists yet, the
+    current weights are snapshotted; `wait += 1`; if the value beats `best` by more than
+    `min_delta` it becomes `best` (snapshotted) and `wait` resets to 0, but only if it also beats
+    `baseline`; otherwise training stops once `wait >= patience` (never after the first epoch).
+    With `restore_best_weights=True`, the best weights are restored when training ends, whether
+    or not the stop triggered.
+
+    Args:
+        monitor: the log key to watch. Defaults to "val_loss".
+        min_delta: the smallest change counted as an improvement. Defaults to 0.
+        patience: epochs without improvement before stopping. Defaults to 0.
+        verbose: 1 prints when it stops and restores. Defaults to 0.
+        mode: "min", "max" or "auto" (max for accuracy-like names, min for losses).
+            Defaults to "auto".
+        baseline: a value the monitor must beat for `wait` to reset. Defaults to None.
+        restore_best_weights: restore the weights of the best epoch at the end.
+            Defaults to False.
+        start_from_epoch: epochs to wait before monitoring at all. Defaults to 0.
+    """
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0, patience: int = 0,
+                 verbose: int = 0, mode: str = "auto", baseline: "float | None" = None,
+                 restore_best_weights: bool = False, start_from_epoch: int = 0):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping expected mode 'auto', 'min' or 'max', got {mode!r}.")
+        if not isinstance(patience, (int, np.integer)) or patience < 0:
+            raise ValueError(f"EarlyStopping expected patience >= 0, got patience={patience!r}.")
+        self.monitor, self.mode, self.baseline = monitor, mode, baseline
+        self.min_delta = abs(min_delta)
+        self.patience, self.verbose = int(patience), verbose
+        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        if mode == "auto":
+            name = monitor.removeprefix("val_")
+            mode = "max" if "acc" in name or name.startswith("fmeasure") else "min"
+        self._maximize = mode == "max"
+        self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
+        self.best, self.best_weights = None, None
+
+    def _is_improvement(self, value: float, reference: "float | None") -> bool:
+        if reference is None:
+            return True
+        # the same float operations as Keras, so ties at exactly min_delta resolve the same way
+        if self._maximize:
+            return value - self.min_delta > reference
+        return value + self.min_delta < reference
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
+        self.best, self.best_weights = None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(logs or {})}",
+                stacklevel=2,
+            )
+            return
+        if epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)

@@ -1,0 +1,38 @@
+"""Weight initialisers with Keras's names and formulas."""
+
+import numpy as np
+
+from tinynn import utils
+
+
+def glorot_uniform(shape: tuple[int, int], dtype: "np.dtype | str" = "float32") -> np.ndarray:
+    """Uniform(-l, l) with l = sqrt(6 / (fan_in + fan_out)), so Var = 2 / (fan_in + fan_out)."""
+    fan_in, fan_out = shape
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return utils.rng().uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def he_uniform(shape: tuple[int, int], dtype: "np.dtype | str" = "float32") -> np.ndarray:
+    """Uniform(-l, l) with l = sqrt(6 / fan_in): keeps the variance of ReLU activations."""
+    limit = np.sqrt(6.0 / shape[0])
+    return utils.rng().uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def zeros(shape: tuple[int, ...], dtype: "np.dtype | str" = "float32") -> np.ndarray:
+    """All zeros (Keras's default bias)."""
+    return np.zeros(shape, dtype=dtype)
+
+
+_INITIALIZERS = {"glorot_uniform": glorot_uniform, "he_uniform": he_uniform, "zeros": zeros}
+
+
+def get(identifier: str):
+    """Look up an initialiser by its Keras name."""
+    if callable(identifier):
+        return identifier
+    if identifier not in _INITIALIZERS:
+        raise ValueError(
+            f"Unknown initializer {identifier!r}. Known initializers: "
+            f"{', '.join(sorted(_INITIALIZERS))}."
+        )
+    return _INITIALIZERS[identifier]

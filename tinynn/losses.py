@@ -1,0 +1,116 @@
+"""Sparse categorical cross-entropy, on logits or on probabilities, and its gradients.
+
+For one sample with logits z, probabilities p = softmax(z) and integer label y:
+    loss = -log p_y = logsumexp(z) - z_y,        d loss / dz = p - onehot(y).
+The batch loss is the mean over the N samples, so the batch gradient is (p - onehot(y)) / N.
+"""
+
+import numpy as np
+
+from tinynn import config
+
+
+def log_softmax(Z: np.ndarray) -> np.ndarray:
+    """log softmax(Z) = Z - logsumexp(Z), shifted by the row max so exp never overflows."""
+    S = Z - Z.max(axis=-1, keepdims=True)
+    return S - np.log(np.exp(S).sum(axis=-1, keepdims=True))
+
+
+def _rows(y: np.ndarray):
+    return np.arange(y.shape[0]), y.astype(np.intp, copy=False)
+
+
+def softmax_cross_entropy(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-sample loss from logits: l_i = logsumexp(Z_i) - Z_i[y_i].  Z (N, C), y (N,) -> (N,)."""
+    return -log_softmax(Z)[_rows(y)]
+
+
+def softmax_cross_entropy_backward(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Gradient of the mean loss w.r.t. the logits: dZ = (softmax(Z) - onehot(y)) / N."""
+    dZ = np.exp(log_softmax(Z))
+    dZ[_rows(y)] -= 1
+    return dZ / Z.shape[0]
+
+
+def _clipped_log_probs(P: np.ndarray):
+    """Keras's treatment of probabilities: renormalise rows, clip to [eps, 1 - eps], take log."""
+    eps = config.epsilon()
+    Q = P / P.sum(axis=-1, keepdims=True)
+    return Q, np.log(np.clip(Q, eps, 1 - eps))
+
+
+def probs_cross_entropy(P: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-sample loss from probabilities, exactly as Keras: L = log(clip(P / rowsum(P))),
+    then the cross-entropy of the logits L (which is -log p_y whenever no clipping happens)."""
+    _, L = _clipped_log_probs(P)
+    return softmax_cross_entropy(L, y)
+
+
+def probs_cross_entropy_backward(P: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Gradient of the mean `probs_cross_entropy` w.r.t. P, by the chain rule through its steps:
+    dL = softmax(L) - onehot (/N); through the log and the clip dQ = dL / clip(Q) where Q is
+    inside the clip range, else 0; through Q = P / s: dP_j = (dQ_j - sum_k dQ_k Q_k) / s."""
+    eps = config.epsilon()
+    Q, L = _clipped_log_probs(P)
+    dL = softmax_cross_entropy_backward(L, y)
+    dQ = np.where((Q > eps) & (Q < 1 - eps), dL / np.clip(Q, eps, 1 - eps), 0)
+    s = P.sum(axis=-1, keepdims=True)
+    return ((dQ - (dQ * Q).sum(axis=-1, keepdims=True)) / s).astype(P.dtype, copy=False)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
+    """Per-sample loss, as `keras.losses.sparse_categorical_crossentropy`.
+
+    Args:
+        y_true: integer labels, shape (N,) or (N, 1).
+        y_pred: probabilities (or logits when from_logits=True), shape (N, C).
+        from_logits: whether y_pred are logits. Defaults to False.
+    """
+    y = np.asarray(y_true).reshape(-1)
+    P = np.asarray(y_pred)
+    return softmax_cross_entropy(P, y) if from_logits else probs_cross_entropy(P, y)
+
+
+class SparseCategoricalCrossentropy:
+    """`keras.losses.SparseCategoricalCrossentropy`: the mean of the per-sample losses.
+
+    Args:
+        from_logits: whether predictions are logits rather than probabilities. Defaults to False.
+        name: Defaults to "sparse_categorical_crossentropy".
+    """
+
+    def __init__(self, from_logits: bool = False, name: str = "sparse_categorical_crossentropy"):
+        self.from_logits = bool(from_logits)
+        self.name = name
+
+    def call(self, y_true, y_pred) -> np.ndarray:
+        """Per-sample losses, shape (N,)."""
+        return sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+
+    def __call__(self, y_true, y_pred) -> float:
+        """The mean loss over the batch."""
+        return float(np.mean(self.call(y_true, y_pred)))
+
+    def gradient(self, y_true, y_pred) -> np.ndarray:
+        """d mean-loss / d y_pred, shape (N, C)."""
+        y = np.asarray(y_true).reshape(-1)
+        if self.from_logits:
+            return softmax_cross_entropy_backward(y_pred, y)
+        return probs_cross_entropy_backward(y_pred, y)
+
+
+_LOSSES = {"sparse_categorical_crossentropy": SparseCategoricalCrossentropy}
+
+
+def get(identifier) -> SparseCategoricalCrossentropy:
+    """Resolve a loss given by name or as a loss object."""
+    if isinstance(identifier, SparseCategoricalCrossentropy):
+        return identifier
+    if identifier is sparse_categorical_crossentropy:
+        return SparseCategoricalCrossentropy()
+    if isinstance(identifier, str) and identifier in _LOSSES:
+        return _LOSSES[identifier]()
+    raise ValueError(
+        f"Unknown loss {identifier!r}. Known losses: {', '.join(sorted(_LOSSES))} "
+        "(or a tinynn.losses.SparseCategoricalCrossentropy object)."
+    )

@@ -1,0 +1,43 @@
+"""`model.summary()`: the layer table Keras users know."""
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024
+    return f"{n:.2f} GB"
+
+
+def summary_table(model) -> str:
+    """Layer (type) | Output Shape | Param #, then the totals (bytes at the weights' dtype)."""
+    rows = []
+    shape = model.input_shape
+    for layer in model.layers:
+        shape = layer.compute_output_shape(shape) if shape is not None else None
+        out = "?" if shape is None else str(shape)
+        count = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        rows.append((f"{layer.name} ({type(layer).__name__})", out, count))
+    widths = [max(31, *(len(r[0]) + 1 for r in rows)), 22, 13]
+
+    def line(left, mid, right, fill):
+        return left + mid.join(fill * (w + 2) for w in widths) + right
+
+    def cells(row):
+        a, b, c = row
+        return f"\u2502 {a:<{widths[0]}} \u2502 {b:<{widths[1]}} \u2502 {c:>{widths[2]}} \u2502"
+
+    total = model.count_params()
+    itemsize = next((p.itemsize for p in model.trainable_weights), 4)
+    parts = [f'Model: "{model.name}"', line("\u250c", "\u252c", "\u2510", "\u2500"),
+             cells(("Layer (type)", "Output Shape", "Param #")),
+             line("\u251c", "\u253c", "\u2524", "\u2500")]
+    for i, row in enumerate(rows):
+        if i:
+            parts.append(line("\u251c", "\u253c", "\u2524", "\u2500"))
+        parts.append(cells(row))
+    parts += [line("\u2514", "\u2534", "\u2518", "\u2500"),
+              f" Total params: {total:,} ({_fmt_bytes(total * itemsize)})",
+              f" Trainable params: {total:,} ({_fmt_bytes(total * itemsize)})",
+              " Non-trainable params: 0 (0.00 B)"]
+    return "\n".join(parts)
