@@ -1,0 +1,46 @@
+# Two commands: `make run` trains the flagship example, `make test` runs lint and every test.
+# Both set everything up from nothing: a virtualenv in .venv, tinynn, and the Fashion-MNIST data.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DATA   := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+
+.PHONY: run test lint data bench clean
+
+run: $(VENV)/.installed data
+	$(PY) examples/fashion.py
+
+test: $(VENV)/.installed-test data
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest tests/ parity/
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.installed-test data
+	$(PY) benchmarks/train_speed.py
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+# The Debian package when we can install it (root on Debian/Ubuntu); otherwise tinynn's loader
+# downloads the files on first use.
+data:
+	@if [ ! -f $(DATA) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing dataset-fashion-mnist"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

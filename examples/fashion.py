@@ -1,0 +1,86 @@
+"""Fashion-MNIST with tinynn: the Keras tutorial MLP, trained from scratch in NumPy.
+
+    python examples/fashion.py            # full run: up to 30 epochs with early stopping
+    python examples/fashion.py --quick    # a smoke run on a subset, a few seconds
+
+Reads like the Keras original: only the import differs.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tinynn as keras
+from tinynn.datasets.fashion_mnist import CLASS_NAMES
+from tinynn.plotting import plot_learning_curves, plot_predictions
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
+    p.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default 32)")
+    p.add_argument("--patience", type=int, default=5, help="early-stopping patience (default 5)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--out", type=Path, default=Path("out"), help="folder for the PNGs (out/)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 6,000 training images, 2 epochs")
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    keras.utils.set_random_seed(args.seed)
+
+    # 1. Data: 60,000 training and 10,000 test images, pixels scaled from 0..255 to 0..1.
+    (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    x_train, x_test = x_train / 255.0, x_test / 255.0
+    if args.quick:
+        x_train, y_train, args.epochs = x_train[:6000], y_train[:6000], min(args.epochs, 2)
+
+    # 2. Model: 784 -> 512 -> 256 -> 128 -> 10, ReLU, dropout after the first two layers.
+    model = keras.Sequential([
+        keras.Input((28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(512, activation="relu"), keras.layers.Dropout(0.3),
+        keras.layers.Dense(256, activation="relu"), keras.layers.Dropout(0.3),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.0005),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.summary()
+
+    # 3. Train on the first 90%, validate on the last 10%; stop when val_loss stops improving
+    #    for `patience` epochs and keep the best epoch's weights.
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience,
+                                         restore_best_weights=True, verbose=1)
+    start = time.perf_counter()
+    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                        validation_split=0.1, callbacks=[stop], verbose=2)
+    seconds = time.perf_counter() - start
+    epochs_run = len(history.history["loss"])
+    print(f"\nTrained {epochs_run} epochs in {seconds:.1f} s ({seconds / epochs_run:.2f} s/epoch); "
+          f"best epoch (weights kept): {stop.best_epoch + 1}"
+          + (f"; stopped early at epoch {stop.stopped_epoch + 1}" if stop.stopped_epoch else ""))
+
+    # 4. Test: loss and accuracy on the 10,000 images never seen in training.
+    test_loss, test_acc = model.evaluate(x_test, y_test, verbose=0)
+    print(f"Test loss {test_loss:.4f}, test accuracy {test_acc:.2%}")
+
+    # 5. A look at some predictions.
+    predicted = np.argmax(model.predict(x_test[:25], verbose=0), axis=1)
+    print(f"\n{'#':>3}  {'true':<12} {'predicted':<12}")
+    for i in range(10):
+        mark = "" if predicted[i] == y_test[i] else "  <- wrong"
+        print(f"{i:>3}  {CLASS_NAMES[y_test[i]]:<12} {CLASS_NAMES[predicted[i]]:<12}{mark}")
+
+    curves = plot_learning_curves(history.history, args.out / "learning_curves.png")
+    grid = plot_predictions(x_test[:25], y_test[:25], predicted, CLASS_NAMES,
+                            args.out / "predictions.png")
+    print(f"\nSaved {curves} and {grid}")
+
+
+if __name__ == "__main__":
+    main()

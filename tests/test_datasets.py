@@ -1,0 +1,72 @@
+"""The Fashion-MNIST loader: real data, search order, verification, and its errors."""
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from tinynn.datasets import fashion_mnist
+
+REAL = fashion_mnist.search_dirs()
+
+
+def test_real_data_shapes_like_keras(fashion):
+    (x, y), (xt, yt) = fashion_mnist.load_data()
+    assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28)
+    assert y.shape == (60000,) and yt.shape == (10000,)
+    assert x.dtype == y.dtype == np.uint8
+    assert np.bincount(y).tolist() == [6000] * 10 and np.bincount(yt).tolist() == [1000] * 10
+    assert x.max() == 255 and x.min() == 0
+    assert len(fashion_mnist.CLASS_NAMES) == 10 and fashion_mnist.CLASS_NAMES[9] == "Ankle boot"
+
+
+def _real_dir():
+    for d in REAL:
+        if (d / "t10k-labels-idx1-ubyte.gz").is_file():
+            return d
+    pytest.fail("Real Fashion-MNIST is required: `apt-get install -y dataset-fashion-mnist`.")
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """TINYNN_DATA_DIR points at an empty folder, home too, and downloads fail fast."""
+    monkeypatch.setenv("TINYNN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(fashion_mnist, "MIRRORS", ["http://127.0.0.1:9/"])
+    return tmp_path / "data"
+
+
+def test_tinynn_data_dir_is_searched_first(isolated, monkeypatch):
+    isolated.mkdir()
+    for name in fashion_mnist.FILES:
+        shutil.copy(_real_dir() / name, isolated / name)
+    monkeypatch.setattr(fashion_mnist, "search_dirs", lambda: [isolated])
+    (_, y), _ = fashion_mnist.load_data()
+    assert y.shape == (60000,)
+
+
+def test_nothing_found_lists_every_place_and_the_fix(isolated, monkeypatch):
+    monkeypatch.setattr(fashion_mnist, "search_dirs",
+                        lambda: [isolated, isolated.parent / "home" / ".keras"])
+    with pytest.raises(FileNotFoundError) as info:
+        fashion_mnist.load_data()
+    message = str(info.value)
+    assert str(isolated / "train-images-idx3-ubyte.gz") + ": not found" in message
+    assert "127.0.0.1:9/train-images-idx3-ubyte.gz" in message
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert not any(p.name.startswith(".") for p in isolated.iterdir())  # no partial downloads
+
+
+@pytest.mark.parametrize("damage,match", [
+    (lambda raw: raw[:1000], "not a valid gzip|shape|corrupt"),
+    (lambda raw: gzip.compress(b"\x00\x00\x08\x03" + gzip.decompress(raw)[4:]), "header"),
+    (lambda raw: gzip.compress(gzip.decompress(raw)[:-1] + b"\x01"), "corrupt"),
+])
+def test_damaged_file_is_named_in_the_error(isolated, monkeypatch, damage, match):
+    isolated.mkdir()
+    name = "train-labels-idx1-ubyte.gz"
+    (isolated / name).write_bytes(damage((_real_dir() / name).read_bytes()))
+    with pytest.raises(ValueError, match=match) as info:
+        fashion_mnist.read_idx(isolated / name)
+    assert name in str(info.value)

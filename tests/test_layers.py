@@ -1,0 +1,101 @@
+"""Layer behaviour: shapes, initialisation, dropout, names, weights, errors."""
+
+import numpy as np
+import pytest
+
+import tinynn
+from tinynn import activations, layers
+
+
+def test_dense_builds_keras_shapes_and_init():
+    tinynn.utils.set_random_seed(0)
+    layer = layers.Dense(300)
+    layer(np.zeros((2, 500), dtype=np.float32))
+    W, b = layer.get_weights()
+    assert W.shape == (500, 300) and b.shape == (300,)
+    assert W.dtype == b.dtype == np.float32
+    limit = np.sqrt(6 / 800)
+    assert np.abs(W).max() <= limit and np.abs(W).max() > 0.99 * limit
+    assert abs(W.var() - 2 / 800) < 0.05 * 2 / 800  # glorot: Var = 2 / (fan_in + fan_out)
+    assert not b.any()
+
+
+def test_float64_weights(float64):
+    layer = layers.Dense(3)
+    assert layer(np.zeros((1, 2))).dtype == np.float64
+    assert layer.kernel.dtype == np.float64
+
+
+def test_dense_without_bias():
+    layer = layers.Dense(2, use_bias=False)
+    layer(np.ones((1, 3)))
+    assert list(layer.params) == ["kernel"] and layer.bias is None
+    layer.backward(np.ones((1, 2)))
+    assert list(layer.grads) == ["kernel"]
+
+
+def test_dropout_is_identity_at_inference_and_scaled_in_training():
+    layer = layers.Dropout(0.3, seed=1)
+    X = np.ones((200, 500), dtype=np.float32)
+    assert layer(X) is X
+    Y = layer(X, training=True)
+    kept = Y != 0
+    np.testing.assert_allclose(Y[kept], 1 / 0.7, rtol=1e-6)
+    assert abs(1 - kept.mean() - 0.3) < 0.01
+    assert abs(Y.mean() - 1) < 0.01  # inverted dropout keeps the expected value
+    np.testing.assert_array_equal(layer.backward(np.ones_like(X)), Y)
+
+
+def test_activation_names_and_functions():
+    assert activations.get(None) == "linear"
+    assert activations.get("ReLU") == "relu"
+    assert activations.get(activations.tanh) == "tanh"
+    assert layers.Dense(2, activation=activations.sigmoid).activation == "sigmoid"
+    with pytest.raises(ValueError, match="Known activations: linear, relu, sigmoid"):
+        activations.get("swish")
+
+
+def test_softmax_rows_sum_to_one_even_for_huge_logits():
+    Z = np.array([[1e4, -1e4, 0.0], [3.0, 3.0, 3.0]], dtype=np.float32)
+    P = activations.softmax(Z)
+    assert np.isfinite(P).all()
+    np.testing.assert_allclose(P.sum(axis=1), 1, atol=1e-6)
+
+
+def test_sigmoid_is_stable():
+    Z = np.array([-1000.0, 0.0, 1000.0])
+    np.testing.assert_allclose(activations.sigmoid(Z), [0, 0.5, 1])
+
+
+def test_keras_style_names():
+    a, b = layers.Dense(1), layers.Dense(1)
+    assert a.name.startswith("dense") and b.name != a.name
+    assert layers.Dense(1, name="out").name == "out"
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: layers.Dense(0), "units"),
+    (lambda: layers.Dense(2.5), "units"),
+    (lambda: layers.Dropout(1.0), "rate"),
+    (lambda: layers.Dropout(-0.1), "rate"),
+    (lambda: layers.Input((0, 3)), "shape"),
+])
+def test_bad_layer_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_dense_wrong_features_and_missing_flatten():
+    layer = layers.Dense(4)
+    layer(np.zeros((1, 784)))
+    with pytest.raises(ValueError, match="expected input with 784 features.*got shape \\(2, 10\\)"):
+        layer(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="Did you forget a Flatten layer"):
+        layer(np.zeros((2, 28, 28)))
+
+
+def test_layer_set_weights_checks_shapes():
+    layer = layers.Dense(2)
+    layer(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="weight 'kernel' has shape \\(3, 2\\), got \\(2, 2\\)"):
+        layer.set_weights([np.zeros((2, 2)), np.zeros(2)])

@@ -1,0 +1,210 @@
+"""Sequential: construction, summary, weights, fit/evaluate/predict semantics, bad input."""
+
+import io
+import re
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+
+import tinynn
+from tinynn import layers
+
+
+def seed_mlp():
+    return tinynn.Sequential([
+        tinynn.Input((28, 28)), layers.Flatten(),
+        layers.Dense(512, activation="relu"), layers.Dropout(0.3),
+        layers.Dense(256, activation="relu"), layers.Dropout(0.3),
+        layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax"),
+    ])
+
+
+def small(seed=0, n=40, compile=True):
+    tinynn.utils.set_random_seed(seed)
+    model = tinynn.Sequential([tinynn.Input((4,)), layers.Dense(8, activation="tanh"),
+                               layers.Dense(3, activation="softmax")])
+    if compile:
+        model.compile(optimizer=tinynn.optimizers.Adam(0.01),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    return model, x, (x[:, 0] > 0).astype(int) + (x[:, 1] > 1)
+
+
+def test_seed_mlp_summary_and_counts():
+    model = seed_mlp()
+    assert model.count_params() == 567_434
+    out = io.StringIO()
+    with redirect_stdout(out):
+        model.summary()
+    text = out.getvalue()
+    assert "Total params: 567,434" in text
+    assert re.search(r"dense\S* \(Dense\)\s+│ \(None, 512\)\s+│\s+401,920", text)
+    assert "(None, 784)" in text
+
+
+def test_flatten_input_shape_and_add_are_equivalent_to_input():
+    a = tinynn.Sequential([layers.Flatten(input_shape=(28, 28)), layers.Dense(10)])
+    b = tinynn.Sequential()
+    b.add(tinynn.Input((28, 28)))
+    b.add(layers.Flatten())
+    b.add(layers.Dense(10))
+    assert a.count_params() == b.count_params() == 7850
+    assert [w.shape for w in a.get_weights()] == [(784, 10), (10,)]
+
+
+def test_unbuilt_model_builds_on_first_data():
+    model = tinynn.Sequential([layers.Dense(5), layers.Dense(2, activation="softmax")])
+    assert model.predict(np.ones((3, 7)), verbose=0).shape == (3, 2)
+    assert model.count_params() == 7 * 5 + 5 + 5 * 2 + 2
+
+
+def test_weights_in_keras_order_and_set_weights_round_trip():
+    model, x, _ = small()
+    weights = model.get_weights()
+    assert [w.shape for w in weights] == [(4, 8), (8,), (8, 3), (3,)]
+    new = [np.full_like(w, i) for i, w in enumerate(weights)]
+    model.set_weights(new)
+    for got, want in zip(model.get_weights(), new, strict=True):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="set_weights expected 4 arrays"):
+        model.set_weights(new[:3])
+
+
+def test_predict_probabilities_and_call():
+    model, x, _ = small()
+    probs = model.predict(x, batch_size=7, verbose=0)
+    assert probs.shape == (40, 3) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-6)
+    np.testing.assert_allclose(model(x), probs, rtol=1e-6)
+
+
+def test_fit_learns_and_evaluate_matches_history_semantics():
+    model, x, y = small(n=200)
+    history = model.fit(x, y, epochs=15, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    loss, acc = model.evaluate(x, y, verbose=0)
+    assert acc > 0.9
+    probs = model.predict(x, verbose=0)
+    np.testing.assert_allclose(loss, -np.mean(np.log(probs[np.arange(200), y])), rtol=1e-5)
+    np.testing.assert_allclose(acc, np.mean(probs.argmax(1) == y))
+    assert model.evaluate(x, y, verbose=0, return_dict=True) == {"loss": loss, "accuracy": acc}
+
+
+def test_validation_split_takes_the_last_fraction_before_shuffling():
+    model, x, y = small(n=50)
+    seen = []
+
+    class Spy(tinynn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(logs["val_loss"])
+
+    model.fit(x, y, epochs=1, validation_split=0.2, callbacks=[Spy()], verbose=0)
+    assert seen[0] == pytest.approx(model.evaluate(x[40:], y[40:], verbose=0)[0], rel=1e-12)
+    model.fit(x, y, epochs=1, validation_data=(x[:5], y[:5]), callbacks=[Spy()], verbose=0)
+    assert seen[1] == pytest.approx(model.evaluate(x[:5], y[:5], verbose=0)[0], rel=1e-12)
+
+
+def test_running_loss_is_weighted_by_batch_size():
+    """The epoch loss is the mean over samples: a last batch of 1 sample weighs 1/41."""
+    model, x, y = small(n=41)
+    model.compile(optimizer=tinynn.optimizers.SGD(learning_rate=1e-12),  # weights ~frozen
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=1, batch_size=20, shuffle=False, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(model.evaluate(x, y, verbose=0)[0],
+                                                       rel=1e-6)
+
+
+def test_same_seed_same_training_bitwise():
+    runs = []
+    for _ in range(2):
+        model, x, y = small(seed=3)
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        runs.append(model.get_weights())
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_float64_model(float64):
+    model, x, y = small()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert all(w.dtype == np.float64 for w in model.get_weights())
+    assert model.predict(x, verbose=0).dtype == np.float64
+
+
+def test_from_logits_loss_and_linear_output():
+    model = tinynn.Sequential([tinynn.Input((4,)), layers.Dense(3)])
+    model.compile(loss=tinynn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    _, x, y = small()
+    history = model.fit(x, y, epochs=20, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_separate_softmax_layer_trains_like_dense_softmax():
+    _, x, y = small()
+    results = []
+    for last in ([layers.Dense(3, activation="softmax")], [layers.Dense(3), layers.Softmax()]):
+        tinynn.utils.set_random_seed(5)
+        model = tinynn.Sequential([tinynn.Input((4,)), *last])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=2, shuffle=False, verbose=0)
+        results.append(model.get_weights())
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda m, x, y: m.fit(x, y[:-1], verbose=0), ValueError, "shape \\(40,\\)"),
+    (lambda m, x, y: m.fit(x, y + 3, verbose=0), ValueError, "labels in \\[0, 3\\)"),
+    (lambda m, x, y: m.fit(x, y + 0.5, verbose=0), TypeError, "integer class labels"),
+    (lambda m, x, y: m.fit(np.where(x > 1, np.nan, x), y, verbose=0), ValueError, "NaN"),
+    (lambda m, x, y: m.fit(x[:0], y[:0], verbose=0), ValueError, "empty"),
+    (lambda m, x, y: m.fit(x[0], y, verbose=0), ValueError, "shape \\(samples"),
+    (lambda m, x, y: m.fit(x, y, batch_size=0, verbose=0), ValueError, "batch_size"),
+    (lambda m, x, y: m.fit(x, y, epochs=-1, verbose=0), ValueError, "epochs"),
+    (lambda m, x, y: m.fit(x, y, validation_split=1.0, verbose=0), ValueError, "validation_split"),
+    (lambda m, x, y: m.fit(x[:1], y[:1], validation_split=0.5, verbose=0), ValueError,
+     "validation_split"),
+    (lambda m, x, y: m.fit(x.astype(str), y, verbose=0), TypeError, "must hold numbers"),
+    (lambda m, x, y: m.predict(np.ones((2, 5)), verbose=0), ValueError, "samples of shape"),
+])
+def test_bad_input_gets_clear_errors(call, error, match):
+    model, x, y = small()
+    with pytest.raises(error, match=match):
+        call(model, x, y)
+
+
+def test_fit_before_compile_and_unknown_names():
+    model, x, y = small(compile=False)
+    with pytest.raises(RuntimeError, match="compile\\(\\) before fit"):
+        model.fit(x, y)
+    with pytest.raises(ValueError, match="Known losses"):
+        model.compile(loss="mse")
+    with pytest.raises(ValueError, match="Known metrics"):
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["f1"])
+
+
+def test_labels_shaped_n_by_1_and_lists_are_accepted():
+    model, x, y = small()
+    model.fit(x.tolist(), y[:, None], epochs=1, verbose=0)
+    model.fit(x.astype(np.float64), y.astype(np.uint8), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("verbose,pattern", [
+    (1, r"Epoch 1/2\n.*3/3 ━+ \S+ \S+/step - accuracy: [\d.]+ - loss: [\d.]+\nEpoch 2/2"),
+    (2, r"Epoch 2/2\n3/3 - \S+ - \S+/step - accuracy: [\d.]+ - loss: [\d.]+\n"),
+])
+def test_progress_output(verbose, pattern, capsys):
+    model, x, y = small()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=verbose)
+    assert re.search(pattern, capsys.readouterr().out)
+
+
+def test_verbose_0_is_silent(capsys):
+    model, x, y = small()
+    model.fit(x, y, epochs=2, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    assert capsys.readouterr().out == ""
