@@ -11,9 +11,13 @@ DATA   := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 run: $(VENV)/.installed data
 	$(PY) examples/fashion.py
 
+# The suite on the default (numba) backend with parity, then on the NumPy reference, then the
+# kernel equality tests with the JIT off, so the kernels' Python source itself is exercised.
 test: $(VENV)/.installed-test data
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests/ parity/
+	TINYNN_BACKEND=numpy $(PY) -m pytest -q tests/
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q tests/test_kernels.py
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

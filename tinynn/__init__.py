@@ -18,11 +18,12 @@ from tinynn import (
     optimizers,
     utils,
 )
+from tinynn.backend import get_backend, set_backend
 from tinynn.layers import Input
 from tinynn.models import Sequential
 
 __version__ = "0.1.0"
 __all__ = [
-    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "initializers",
-    "layers", "losses", "metrics", "models", "optimizers", "utils",
+    "Input", "Sequential", "get_backend", "set_backend", "activations", "callbacks", "config",
+    "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils",
 ]

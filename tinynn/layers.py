@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from tinynn import activations, config, initializers, utils
+from tinynn import activations, backend, config, initializers, utils
 
 _NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
 
@@ -33,10 +33,10 @@ def dense_backward(dZ: np.ndarray, X: np.ndarray, W: np.ndarray):
     return dZ @ W.T, X.T @ dZ, dZ.sum(axis=0)
 
 
-def dropout_mask(shape, rate: float, rng: np.random.Generator, dtype) -> np.ndarray:
-    """Inverted-dropout mask: 0 with probability `rate`, else 1 / (1 - rate), so E[mask] = 1."""
-    keep = rng.random(shape) >= rate
-    return keep.astype(dtype) * np.asarray(1.0 / (1.0 - rate), dtype=dtype)
+def dropout_mask(U: np.ndarray, rate: float, dtype) -> np.ndarray:
+    """Inverted-dropout mask from uniforms U in [0, 1): 0 where U < rate (probability `rate`),
+    else 1 / (1 - rate), so that E[mask] = 1."""
+    return (U >= rate).astype(dtype) * np.asarray(1.0 / (1.0 - rate), dtype=dtype)
 
 
 def dropout_forward(X: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -67,6 +67,9 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.built = False
+        # Sequential sets this to False for its bottom layers: the gradient w.r.t. the data is
+        # never used, and skipping it saves one of the largest matrix products of a step.
+        self.compute_input_grad = True
 
     def build(self, input_shape: tuple) -> None:
         """Create the parameters for inputs shaped `(None, *input_shape[1:])`."""
@@ -173,7 +176,6 @@ class Dense(Layer):
             raise ValueError(f"Dense expected units to be a positive integer, got units={units!r}.")
         self.units = int(units)
         self.activation = activations.get(activation)
-        self._act, self._act_backward = activations.forward_backward(self.activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -189,6 +191,9 @@ class Dense(Layer):
         self.params["kernel"] = self.kernel_initializer((n_in, self.units), dtype)
         if self.use_bias:
             self.params["bias"] = self.bias_initializer((self.units,), dtype)
+        # gradients are written in place into these buffers by backward
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._no_bias = np.zeros(self.units, dtype)  # b = 0 and a scratch db when use_bias=False
         self.built = True
 
     @property
@@ -211,20 +216,21 @@ class Dense(Layer):
                 f"(batch, {W.shape[0]}), got shape {X.shape}.{hint}"
             )
         self._X = X
-        self._Z = dense_forward(X, W, self.params.get("bias", 0))
-        self._A = self._act(self._Z)
+        b = self.params.get("bias", self._no_bias)
+        self._Z, self._A = backend.ops().dense_forward(X, W, b, self.activation)
         return self._A
 
     def backward(self, dY):
-        return self.backward_from_logits(self._act_backward(dY, self._Z, self._A))
+        """Writes grads["kernel"] and grads["bias"] in place; returns dX (None if not needed)."""
+        return backend.ops().dense_backward(
+            dY, self._X, self.params["kernel"], self._Z, self._A, self.activation,
+            self.grads["kernel"], self.grads.get("bias", self._no_bias), self.compute_input_grad)
 
     def backward_from_logits(self, dZ):
         """Backward from the gradient w.r.t. Z, the pre-activation ("logits") of this layer."""
-        dX, dW, db = dense_backward(dZ, self._X, self.params["kernel"])
-        self.grads["kernel"] = dW
-        if self.use_bias:
-            self.grads["bias"] = db
-        return dX
+        return backend.ops().dense_backward_from_logits(
+            dZ, self._X, self.params["kernel"], self.grads["kernel"],
+            self.grads.get("bias", self._no_bias), self.compute_input_grad)
 
 
 class Activation(Layer):
@@ -286,8 +292,9 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             self._mask = None
             return X
-        self._mask = dropout_mask(X.shape, self.rate, self._rng, X.dtype)
-        return dropout_forward(X, self._mask)
+        U = self._rng.random(X.shape, dtype=np.float32)  # the same draws on every backend
+        Y, self._mask = backend.ops().dropout_forward(X, U, self.rate)
+        return Y
 
     def backward(self, dY):
-        return dY if self._mask is None else dropout_backward(dY, self._mask)
+        return dY if self._mask is None else backend.ops().dropout_backward(dY, self._mask)

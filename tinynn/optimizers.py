@@ -7,6 +7,8 @@ pass its parameters in the same order every step (it does: Keras's weight order)
 
 import numpy as np
 
+from tinynn import backend
+
 
 class Optimizer:
     """Base class: counts steps in `iterations` and keeps one state slot per parameter.
@@ -76,14 +78,9 @@ class SGD(Optimizer):
         self.velocities = [np.zeros_like(p) for p in params]
 
     def update(self, i, p, g):
-        lr = p.dtype.type(self.learning_rate)
-        if self.momentum == 0:
-            p -= lr * g
-            return
-        mu = p.dtype.type(self.momentum)
-        v = self.velocities[i]
-        v[...] = v * mu - g * lr
-        p += v * mu - g * lr if self.nesterov else v
+        f = p.dtype.type
+        backend.ops().sgd_update(p, g, self.velocities[i], f(self.learning_rate),
+                                 f(self.momentum), self.nesterov)
 
 
 class Adam(Optimizer):
@@ -128,10 +125,9 @@ class Adam(Optimizer):
 
     def update(self, i, p, g):
         f = p.dtype.type
-        m, v = self.momentums[i], self.velocities[i]
-        m += (g - m) * f(1 - self.beta_1)
-        v += (g * g - v) * f(1 - self.beta_2)
-        p -= (m * self.step_size(p.dtype)) / (np.sqrt(v) + f(self.epsilon))
+        backend.ops().adam_update(p, g, self.momentums[i], self.velocities[i],
+                                  self.step_size(p.dtype), f(1 - self.beta_1),
+                                  f(1 - self.beta_2), f(self.epsilon))
 
 
 _OPTIMIZERS = {"adam": Adam, "sgd": SGD}

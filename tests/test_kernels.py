@@ -1,0 +1,161 @@
+"""The numba kernels equal the NumPy reference (`tinynn.ops`), op by op and over training.
+
+Run with NUMBA_DISABLE_JIT=1 too (make test does): then the kernels run as plain Python, which
+checks their source line by line, not just what numba compiled.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinynn
+from tinynn import backend, kernels, ops
+
+ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "softmax"]
+DTYPES = [np.float32, np.float64]
+
+
+def close(got, want, dtype, what):
+    """Within 1e-6 relative to the magnitude of the reference (absolute near zero)."""
+    scale = max(1.0, float(np.abs(want).max())) if np.size(want) else 1.0
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=what)
+
+
+shapes = st.tuples(st.integers(1, 9), st.integers(1, 13), st.integers(1, 11))
+
+
+def arrays(seed, dtype, *shape_list, transpose_first=False):
+    rng = np.random.default_rng(seed)
+    out = [rng.normal(size=s).astype(dtype) for s in shape_list]
+    if transpose_first:  # a non-contiguous view with the same values
+        out[0] = np.ascontiguousarray(out[0].T).T
+    return out
+
+
+@given(shape=shapes, activation=st.sampled_from(ACTIVATIONS), dtype=st.sampled_from(DTYPES),
+       seed=st.integers(0, 10**6), strided=st.booleans())
+def test_dense_forward_and_backward(shape, activation, dtype, seed, strided):
+    n, n_in, units = shape
+    X, W, b, dA = arrays(seed, dtype, (n, n_in), (n_in, units), (units,), (n, units),
+                         transpose_first=strided)
+    Z_ref, A_ref = ops.dense_forward(X, W, b, activation)
+    Z, A = kernels.dense_forward(X, W, b, activation)
+    close(Z, Z_ref, dtype, "Z")
+    close(A, A_ref, dtype, f"A ({activation})")
+    dW_ref, db_ref = np.zeros_like(W), np.zeros_like(b)
+    dW, db = np.zeros_like(W), np.zeros_like(b)
+    dX_ref = ops.dense_backward(dA, X, W, Z_ref, A_ref, activation, dW_ref, db_ref)
+    dX = kernels.dense_backward(dA, X, W, Z, A, activation, dW, db)
+    for got, want, name in ((dX, dX_ref, "dX"), (dW, dW_ref, "dW"), (db, db_ref, "db")):
+        close(got, want, dtype, f"{name} ({activation})")
+        assert got.dtype == dtype, name
+    assert kernels.dense_backward(dA, X, W, Z, A, activation, dW, db, need_dX=False) is None
+    dX = kernels.dense_backward_from_logits(dA, X, W, dW, db)
+    dX_ref = ops.dense_backward_from_logits(dA, X, W, dW_ref, db_ref)
+    close(dX, dX_ref, dtype, "dX from logits")
+    close(db, db_ref, dtype, "db from logits")
+
+
+@given(n=st.integers(1, 9), m=st.integers(1, 40), rate=st.floats(0, 0.95),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6))
+def test_dropout(n, m, rate, dtype, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, m)).astype(dtype)
+    U = rng.random((n, m), dtype=np.float32)
+    Y_ref, mask_ref = ops.dropout_forward(X, U, rate)
+    Y, mask = kernels.dropout_forward(X, U, rate)
+    close(mask, mask_ref, dtype, "mask")
+    close(Y, Y_ref, dtype, "Y")
+    dY = rng.normal(size=(n, m)).astype(dtype)
+    close(kernels.dropout_backward(dY, mask), ops.dropout_backward(dY, mask_ref), dtype, "dX")
+
+
+@given(n=st.integers(1, 9), c=st.integers(2, 12), scale=st.sampled_from([0.1, 3.0, 1e4]),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6))
+def test_softmax_cross_entropy(n, c, scale, dtype, seed):
+    rng = np.random.default_rng(seed)
+    Z = (rng.normal(size=(n, c)) * scale).astype(dtype)
+    y = rng.integers(0, c, size=n).astype(np.intp)
+    losses_ref, dZ_ref = ops.softmax_cross_entropy(Z, y)
+    losses, dZ = kernels.softmax_cross_entropy(Z, y)
+    assert np.isfinite(losses).all()
+    close(losses, losses_ref, dtype, "losses")
+    close(dZ, dZ_ref, dtype, "dZ")
+
+
+@given(size=st.integers(1, 300), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6),
+       nesterov=st.booleans())
+def test_optimizer_updates(size, dtype, seed, nesterov):
+    rng = np.random.default_rng(seed)
+    f = np.dtype(dtype).type
+    w, g, m, v = (rng.normal(size=size).astype(dtype) for _ in range(4))
+    v = np.abs(v)
+    ref = [a.copy() for a in (w, m, v)]
+    ops.adam_update(*ref[:1], g, *ref[1:], f(3e-3), f(0.1), f(0.001), f(1e-7))
+    kernels.adam_update(w, g, m, v, f(3e-3), f(0.1), f(0.001), f(1e-7))
+    for got, want, name in zip((w, m, v), ref, ("w", "m", "v"), strict=True):
+        close(got, want, dtype, f"adam {name}")
+    vel = rng.normal(size=size).astype(dtype)
+    w_ref, vel_ref = w.copy(), vel.copy()
+    ops.sgd_update(w_ref, g, vel_ref, f(0.1), f(0.9), nesterov)
+    kernels.sgd_update(w, g, vel, f(0.1), f(0.9), nesterov)
+    close(w, w_ref, dtype, "sgd w")
+    close(vel, vel_ref, dtype, "sgd velocity")
+
+
+def test_kernels_refuse_non_contiguous_state():
+    w = np.zeros((4, 4), np.float32)[:, ::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernels.adam_update(w, np.ones_like(w), np.zeros_like(w), np.zeros_like(w),
+                            *np.float32([1e-3, 0.1, 0.001, 1e-7]))
+
+
+def train_seed_mlp(name, x, y, steps=20):
+    backend.set_backend(name)
+    try:
+        tinynn.utils.set_random_seed(0)
+        model = tinynn.Sequential([
+            tinynn.Input((28, 28)), tinynn.layers.Flatten(),
+            tinynn.layers.Dense(512, activation="relu"), tinynn.layers.Dropout(0.3),
+            tinynn.layers.Dense(256, activation="relu"), tinynn.layers.Dropout(0.3),
+            tinynn.layers.Dense(128, activation="relu"),
+            tinynn.layers.Dense(10, activation="softmax"),
+        ])
+        model.compile(optimizer=tinynn.optimizers.Adam(5e-4),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x[:32 * steps], y[:32 * steps], epochs=1, verbose=0)
+        return model.get_weights(), history.history
+    finally:
+        backend.set_backend("numba")
+
+
+def test_twenty_steps_of_the_seed_mlp_agree_across_backends(fashion):
+    (x, y), _ = fashion
+    w_ref, h_ref = train_seed_mlp("numpy", x, y)
+    w_fast, h_fast = train_seed_mlp("numba", x, y)
+    for i, (a, b) in enumerate(zip(w_fast, w_ref, strict=True)):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0, err_msg=f"weight array {i}")
+    assert h_fast["loss"][0] == pytest.approx(h_ref["loss"][0], rel=1e-5)
+    assert not np.array_equal(w_ref[0], train_seed_mlp("numpy", x, y, steps=19)[0][0])
+
+
+def test_backend_switch():
+    assert tinynn.get_backend() in backend.available()
+    tinynn.set_backend("numpy")
+    try:
+        assert tinynn.get_backend() == "numpy" and backend.ops() is ops
+    finally:
+        tinynn.set_backend("numba")
+    with pytest.raises(ValueError, match="numba.*numpy"):
+        tinynn.set_backend("cuda")
+
+
+def test_import_does_not_load_numba():
+    import subprocess
+    import sys
+
+    code = "import sys, tinynn; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

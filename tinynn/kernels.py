@@ -1,0 +1,213 @@
+"""The numba backend: the functions of `tinynn.ops`, same signatures, as fused kernels.
+
+What is fused, and why. A NumPy expression such as `np.maximum(X @ W + b, 0)` makes one pass
+over memory, and one temporary, per operator; at batch 32 these passes, not the arithmetic, are
+the cost. Each kernel here makes one pass:
+  - dense forward: the product X @ W runs in BLAS (NumPy's, so one BLAS thread pool serves the
+    whole program); bias and activation are then applied in one pass over Z;
+  - dense backward: the activation derivative and the bias gradient sum_rows(dZ) in one pass,
+    then the two products in BLAS, written straight into the gradient buffers;
+  - dropout: mask and product in one pass;
+  - softmax cross-entropy: loss and gradient of a row in one pass;
+  - Adam: one pass over the parameters updates m, v and w (in parallel threads when large).
+Kernels are compiled on first use and cached on disk (cache=True).
+"""
+
+import numba as nb
+import numpy as np
+
+_CODES = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "softmax": 4}
+_PARALLEL_MIN = 1 << 62
+
+
+@nb.njit(cache=True)
+def _bias_activation(Z, b, code, A):
+    """Z += b (in place); A = f(Z), for the activation numbered `code`."""
+    n, units = Z.shape
+    for i in range(n):
+        for j in range(units):
+            Z[i, j] += b[j]
+    if code == 1:
+        for i in range(n):
+            for j in range(units):
+                A[i, j] = Z[i, j] if Z[i, j] > 0 else 0
+    elif code == 2:
+        for i in range(n):
+            for j in range(units):
+                A[i, j] = np.tanh(Z[i, j])
+    elif code == 3:
+        for i in range(n):
+            for j in range(units):
+                z = Z[i, j]
+                e = np.exp(-abs(z))
+                A[i, j] = 1 / (1 + e) if z >= 0 else e / (1 + e)
+    elif code == 4:
+        for i in range(n):
+            top = Z[i, 0]
+            for j in range(units):
+                top = max(top, Z[i, j])
+            total = 0.0
+            for j in range(units):
+                A[i, j] = np.exp(Z[i, j] - top)
+                total += A[i, j]
+            for j in range(units):
+                A[i, j] /= total
+    else:
+        A[:, :] = Z
+
+
+@nb.njit(cache=True)
+def _activation_backward_colsum(dA, A, code, dZ, db):
+    """dZ = f'(dA) given the output A; db = sum over rows of dZ (accumulated in float64)."""
+    n, units = dA.shape
+    acc = np.zeros(units)
+    for i in range(n):
+        dot = 0.0
+        if code == 4:
+            for j in range(units):
+                dot += dA[i, j] * A[i, j]
+        for j in range(units):
+            g = dA[i, j]
+            a = A[i, j]
+            if code == 1:
+                g = g if a > 0 else 0
+            elif code == 2:
+                g = g * (1 - a * a)
+            elif code == 3:
+                g = g * a * (1 - a)
+            elif code == 4:
+                g = a * (g - dot)
+            dZ[i, j] = g
+            acc[j] += g
+    for j in range(units):
+        db[j] = acc[j]
+
+
+@nb.njit(cache=True)
+def _colsum(dZ, db):
+    acc = np.zeros(dZ.shape[1])
+    for i in range(dZ.shape[0]):
+        for j in range(dZ.shape[1]):
+            acc[j] += dZ[i, j]
+    for j in range(dZ.shape[1]):
+        db[j] = acc[j]
+
+
+@nb.njit(cache=True)
+def _dropout(X, U, rate, scale, Y, mask):
+    n, m = X.shape
+    for i in range(n):
+        for j in range(m):
+            k = scale if U[i, j] >= rate else 0
+            mask[i, j] = k
+            Y[i, j] = X[i, j] * k
+
+
+@nb.njit(cache=True)
+def _softmax_cross_entropy(Z, y, losses, dZ):
+    n, c = Z.shape
+    for i in range(n):
+        top = Z[i, 0]
+        for j in range(c):
+            top = max(top, Z[i, j])
+        total = 0.0
+        for j in range(c):
+            total += np.exp(Z[i, j] - top)
+        log_total = np.log(total)
+        losses[i] = log_total + top - Z[i, y[i]]
+        for j in range(c):
+            dZ[i, j] = np.exp(Z[i, j] - top - log_total) / n
+        dZ[i, y[i]] -= 1 / n
+
+
+@nb.njit(cache=True, parallel=True)
+def _adam_parallel(w, g, m, v, alpha, c1, c2, eps):
+    for i in nb.prange(w.size):
+        m[i] += (g[i] - m[i]) * c1
+        v[i] += (g[i] * g[i] - v[i]) * c2
+        w[i] -= (m[i] * alpha) / (np.sqrt(v[i]) + eps)
+
+
+@nb.njit(cache=True)
+def _adam_serial(w, g, m, v, alpha, c1, c2, eps):
+    for i in range(w.size):
+        m[i] += (g[i] - m[i]) * c1
+        v[i] += (g[i] * g[i] - v[i]) * c2
+        w[i] -= (m[i] * alpha) / (np.sqrt(v[i]) + eps)
+
+
+@nb.njit(cache=True)
+def _sgd(w, g, velocity, lr, momentum, nesterov):
+    for i in range(w.size):
+        if momentum == 0:
+            w[i] -= lr * g[i]
+        else:
+            velocity[i] = velocity[i] * momentum - g[i] * lr
+            w[i] += velocity[i] * momentum - g[i] * lr if nesterov else velocity[i]
+
+
+def _c(a):
+    """A C-contiguous view or copy (the kernels index rows and columns directly)."""
+    return np.ascontiguousarray(a)
+
+
+def dense_forward(X, W, b, activation: str):
+    """Z = X @ W (BLAS), then Z += b and A = f(Z) in one fused pass.  Returns (Z, A)."""
+    Z = np.matmul(X, W)
+    A = np.empty_like(Z)
+    _bias_activation(Z, _c(b), _CODES[activation], A)
+    return Z, A
+
+
+def dense_backward(dA, X, W, Z, A, activation: str, out_dW, out_db, need_dX: bool = True):
+    """dZ and db in one fused pass, then dW = X.T @ dZ and dX = dZ @ W.T in BLAS."""
+    dZ = np.empty_like(Z)
+    _activation_backward_colsum(_c(dA), _c(A), _CODES[activation], dZ, out_db)
+    np.matmul(X.T, dZ, out=out_dW)
+    return np.matmul(dZ, W.T) if need_dX else None
+
+
+def dense_backward_from_logits(dZ, X, W, out_dW, out_db, need_dX: bool = True):
+    """The linear part of `dense_backward`, from the gradient w.r.t. Z."""
+    _colsum(_c(dZ), out_db)
+    np.matmul(X.T, dZ, out=out_dW)
+    return np.matmul(dZ, W.T) if need_dX else None
+
+
+def dropout_forward(X, U, rate: float):
+    """mask = [U >= rate] / (1 - rate) and Y = X * mask in one pass.  Returns (Y, mask)."""
+    X2 = _c(X).reshape(X.shape[0], -1)
+    Y, mask = np.empty_like(X2), np.empty_like(X2)
+    _dropout(X2, _c(U).reshape(X2.shape), X.dtype.type(rate),
+             X.dtype.type(1.0 / (1.0 - rate)), Y, mask)
+    return Y.reshape(X.shape), mask.reshape(X.shape)
+
+
+def dropout_backward(dY, mask):
+    """dX = dY * mask (one NumPy pass is already optimal)."""
+    return dY * mask
+
+
+def softmax_cross_entropy(Z, y):
+    """Per-sample losses and (softmax(Z) - onehot(y)) / N in one pass per row."""
+    Z = _c(Z)
+    losses, dZ = np.empty(Z.shape[0], Z.dtype), np.empty_like(Z)
+    _softmax_cross_entropy(Z, y, losses, dZ)
+    return losses, dZ
+
+
+def adam_update(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) -> None:
+    """Adam's three updates in one pass over flat views (w, m, v must be contiguous)."""
+    if not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
+        raise ValueError("adam_update needs C-contiguous w, m and v (they are updated in place).")
+    kernel = _adam_parallel if w.size >= _PARALLEL_MIN else _adam_serial
+    kernel(w.reshape(-1), _c(g).reshape(-1), m.reshape(-1), v.reshape(-1),
+           alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+
+
+def sgd_update(w, g, velocity, learning_rate, momentum, nesterov: bool) -> None:
+    """SGD (with momentum) in one pass over flat views."""
+    if not (w.flags.c_contiguous and velocity.flags.c_contiguous):
+        raise ValueError("sgd_update needs C-contiguous w and velocity (updated in place).")
+    _sgd(w.reshape(-1), _c(g).reshape(-1), velocity.reshape(-1), learning_rate, momentum,
+         bool(nesterov))
