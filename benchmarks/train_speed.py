@@ -51,11 +51,8 @@ def sgemm_gflops(n: int = 1024, repeats: int = 20) -> float:
 
 # ----- one system per process -----------------------------------------------------------------
 
-def time_tinynn(backend: str, batch: int, epochs: int) -> dict:
-    start = time.perf_counter()
-    import tinynn as keras
-    import_s = time.perf_counter() - start
-    keras.set_backend(backend)
+def keras_style_run(keras, batch: int, epochs: int, before_fit=None) -> dict:
+    """The same code times tinynn and Keras: tinynn has Keras's names."""
     x, y, xt = load()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
@@ -66,9 +63,7 @@ def time_tinynn(backend: str, batch: int, epochs: int) -> dict:
     ])
     model.compile(optimizer=keras.optimizers.Adam(5e-4), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    start = time.perf_counter()
-    model.fit(x[:64], y[:64], epochs=1, batch_size=batch, verbose=0)  # compiles kernels if cold
-    first_s = time.perf_counter() - start
+    warm_up = before_fit(model, x, y) if before_fit else None
     times = []
 
     class Timer(keras.callbacks.Callback):
@@ -79,44 +74,34 @@ def time_tinynn(backend: str, batch: int, epochs: int) -> dict:
             times.append(time.perf_counter() - self.t)
 
     model.fit(x, y, epochs=epochs + 1, batch_size=batch, callbacks=[Timer()], verbose=0)
+    model.predict(xt[:batch], batch_size=batch, verbose=0)  # Keras traces predict once
     start = time.perf_counter()
     model.predict(xt, batch_size=batch, verbose=0)
     predict_s = time.perf_counter() - start
-    return dict(epoch_times=times[1:], import_s=import_s, first_fit_s=first_s,
-                predict_s=predict_s)
+    if warm_up is None:  # the first epoch's time beyond the median: tracing and such
+        warm_up = times[0] - statistics.median(times[1:])
+    return dict(epoch_times=times[1:], first_fit_s=warm_up, predict_s=predict_s)
+
+
+def time_tinynn(backend: str, batch: int, epochs: int) -> dict:
+    start = time.perf_counter()
+    import tinynn
+    import_s = time.perf_counter() - start
+    tinynn.set_backend(backend)
+
+    def compile_kernels(model, x, y):
+        start = time.perf_counter()
+        model.fit(x[:64], y[:64], epochs=1, batch_size=batch, verbose=0)
+        return time.perf_counter() - start
+
+    return dict(keras_style_run(tinynn, batch, epochs, compile_kernels), import_s=import_s)
 
 
 def time_keras(batch: int, epochs: int) -> dict:
     start = time.perf_counter()
     import keras
     import_s = time.perf_counter() - start
-    x, y, xt = load()
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28)), keras.layers.Flatten(),
-        keras.layers.Dense(512, activation="relu"), keras.layers.Dropout(0.3),
-        keras.layers.Dense(256, activation="relu"), keras.layers.Dropout(0.3),
-        keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(5e-4), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    times = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.t)
-
-    model.fit(x, y, epochs=epochs + 1, batch_size=batch, callbacks=[Timer()], verbose=0)
-    first_s = times[0]
-    model.predict(xt[:batch], batch_size=batch, verbose=0)  # trace predict before timing it
-    start = time.perf_counter()
-    model.predict(xt, batch_size=batch, verbose=0)
-    predict_s = time.perf_counter() - start
-    return dict(epoch_times=times[1:], import_s=import_s,
-                first_fit_s=first_s - statistics.median(times[1:]), predict_s=predict_s)
+    return dict(keras_style_run(keras, batch, epochs), import_s=import_s)
 
 
 def time_pytorch(batch: int, epochs: int) -> dict:
