@@ -182,3 +182,18 @@ class EarlyStopping(Callback):
                 print(f"Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when a batch's logged loss is NaN or infinite (Keras's callback).
+
+    `fit` already does this by default, and better: it checks each batch's loss before the
+    update, so NaN never reaches the weights. This class exists so Keras code that lists it
+    ports unchanged.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True

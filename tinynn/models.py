@@ -4,9 +4,12 @@ The loop is the textbook one. For each batch: forward through the layers, loss a
 backward through the layers in reverse, one optimizer step. Callbacks observe; `fit` owns the loop.
 """
 
+import sys
+import warnings
+
 import numpy as np
 
-from tinynn import config, losses, optimizers, utils
+from tinynn import config, losses, optimizers, safety, utils
 from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.layers import InputLayer, Layer, _unique_name
@@ -216,6 +219,7 @@ class Sequential:
         """Forward, loss, backward, optimizer step. Returns (per-sample losses, predictions)."""
         Y = self._forward(X, training=True)
         values = self._loss_values(Y, y)
+        safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
         self._backward(Y, y)
         grads = [layer.grads[k] for layer in self.layers for k in layer.params]
         self.optimizer.apply(self.trainable_weights, grads)
@@ -314,25 +318,50 @@ class Sequential:
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
         cbs.call("on_train_begin", None)
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.call("on_epoch_begin", epoch, None)
-            order = utils.rng().permutation(x.shape[0]) if shuffle else np.arange(x.shape[0])
+        logs, epoch, where = {}, initial_epoch, {"batch": 0}
+        try:
+            with safety.InterruptGuard() as guard:
+                for epoch in range(initial_epoch, epochs):
+                    cbs.call("on_epoch_begin", epoch, None)
+                    order = (utils.rng().permutation(x.shape[0]) if shuffle
+                             else np.arange(x.shape[0]))
 
-            def batch_end(i, batch_logs):
-                cbs.call("on_train_batch_end", i, batch_logs)
-                return self.stop_training
+                    def batch_begin(i):
+                        where["batch"] = i
+                        cbs.call("on_train_batch_begin", i, None)
 
-            logs = self._run_batches(x, y, batch_size, order, self._train_step,
-                                     lambda i: cbs.call("on_train_batch_begin", i, None),
-                                     batch_end)
-            if x_val is not None:
-                val = self._run_batches(x_val, y_val, batch_size, np.arange(x_val.shape[0]),
-                                        self._test_step)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            cbs.call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
+                    def batch_end(i, batch_logs):
+                        cbs.call("on_train_batch_end", i, batch_logs)
+                        guard.check()  # a Ctrl-C lands here, between two whole steps
+                        return self.stop_training
+
+                    logs = self._run_batches(x, y, batch_size, order, self._train_step,
+                                             batch_begin, batch_end)
+                    if x_val is not None:
+                        val = self._run_batches(x_val, y_val, batch_size,
+                                                np.arange(x_val.shape[0]), self._test_step)
+                        logs.update({f"val_{k}": v for k, v in val.items()})
+                    cbs.call("on_epoch_end", epoch, logs)
+                    guard.check()
+                    if self.stop_training:
+                        break
+        except safety.NonFiniteLoss as e:
+            self.stop_training = True
+            warnings.warn(
+                f"Invalid loss ({e.value}) at epoch {epoch + 1}/{epochs}, batch "
+                f"{where['batch'] + 1}/{steps}: training stopped before applying that batch's "
+                f"update. The model keeps the weights that gave the last finite loss; History "
+                f"has the {len(self.history.epoch)} completed epoch(s). Try a smaller "
+                "learning_rate or check the data for extreme values.",
+                RuntimeWarning, stacklevel=2,
+            )
+        except KeyboardInterrupt:
+            cbs.call("on_train_end", logs)
+            print(f"\nTraining interrupted at epoch {epoch + 1}/{epochs}, batch "
+                  f"{where['batch'] + 1}/{steps}. The model holds the weights after the last "
+                  f"whole step; model.history has the {len(self.history.epoch)} completed "
+                  "epoch(s).", file=sys.stderr)
+            raise
         cbs.call("on_train_end", logs)
         return self.history
 
