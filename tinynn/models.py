@@ -12,9 +12,12 @@ import numpy as np
 from tinynn import config, losses, optimizers, safety, utils
 from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
+from tinynn.io import load_model, save_model
 from tinynn.layers import InputLayer, Layer, _unique_name
 from tinynn.progbar import Progbar
 from tinynn.summary import summary_table
+
+__all__ = ["Sequential", "load_model"]
 
 
 def _as_features(x, argument: str) -> np.ndarray:
@@ -162,6 +165,13 @@ class Sequential:
     def summary(self, print_fn=print) -> None:
         """Print a Keras-style table of layers, output shapes and parameter counts."""
         print_fn(summary_table(self))
+
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Save architecture, weights and optimizer state to one file, atomically.
+
+        Reload with `tinynn.models.load_model(filepath)`; see `tinynn.io.save_model`.
+        """
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     # ----- compile -----------------------------------------------------------------------------
 
