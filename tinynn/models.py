@@ -9,63 +9,18 @@ import warnings
 
 import numpy as np
 
-from tinynn import config, losses, optimizers, safety, utils
+from tinynn import losses, optimizers, safety, utils
 from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.io import load_model, save_model
 from tinynn.layers import InputLayer, Layer, _unique_name
 from tinynn.progbar import Progbar
 from tinynn.summary import summary_table
+from tinynn.validation import as_features as _as_features
+from tinynn.validation import as_labels as _as_labels
+from tinynn.validation import positive_int as _positive_int
 
 __all__ = ["Sequential", "load_model"]
-
-
-def _as_features(x, argument: str) -> np.ndarray:
-    """Convert inputs to a float array of floatx, refusing what would silently become garbage."""
-    if x is None:
-        raise ValueError(f"{argument} is required: pass a NumPy array of shape (samples, ...).")
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{argument} must hold numbers, got an array of dtype {x.dtype}.")
-    if x.ndim < 2:
-        raise ValueError(
-            f"{argument} must have shape (samples, features...), got shape {x.shape}. "
-            "For a single sample use x[None]; for one feature use x.reshape(-1, 1)."
-        )
-    if x.shape[0] == 0:
-        raise ValueError(f"{argument} is empty (shape {x.shape}): there is nothing to process.")
-    x = x.astype(config.floatx(), copy=False)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{argument} contains NaN or infinite values.")
-    return x
-
-
-def _as_labels(y, n: int, n_classes: int, argument: str) -> np.ndarray:
-    """Integer class labels of shape (n,) in [0, n_classes); (n, 1) is accepted like Keras."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(
-            f"{argument} must hold one integer label per sample, i.e. shape ({n},), "
-            f"got shape {y.shape}."
-        )
-    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iub":
-        raise TypeError(f"{argument} must hold integer class labels, got dtype {y.dtype}.")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(
-            f"{argument} must hold labels in [0, {n_classes}) for a model with {n_classes} "
-            f"outputs, got labels from {y.min()} to {y.max()}."
-        )
-    return y.astype(np.intp)
-
-
-def _positive_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{argument} must be a positive integer, got {argument}={value!r}.")
-    return int(value)
 
 
 class Sequential:
@@ -190,9 +145,14 @@ class Sequential:
             )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        metrics = list(metrics or [])
-        self._metric_fns = [metrics_module.get(m) for m in metrics]
-        self.metrics_names = ["loss", *metrics]
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(
+                f"compile expected metrics to be a list such as ['accuracy'], got "
+                f"metrics={metrics!r}."
+            )
+        self._metric_fns = [metrics_module.get(m) for m in metrics or []]
+        self.metrics_names = ["loss", *(m if isinstance(m, str) else m.__name__
+                                        for m in metrics or [])]
 
     def _check_compiled(self, method: str) -> None:
         if self.loss is None:
@@ -297,15 +257,27 @@ class Sequential:
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got epochs={epochs!r}.")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
+                or initial_epoch < 0:
+            raise ValueError("initial_epoch must be a non-negative integer, got "
+                             f"initial_epoch={initial_epoch!r}.")
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks must be a list of Callback objects, got {callbacks!r}.")
         verbose = 1 if verbose == "auto" else verbose
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val).")
             x_val = _as_features(validation_data[0], "validation_data[0]")
+            if x_val.shape[1:] != x.shape[1:]:
+                raise ValueError(
+                    f"validation_data[0] must have samples shaped like x's, {x.shape[1:]}, got "
+                    f"shape {x_val.shape}."
+                )
             y_val = _as_labels(validation_data[1], x_val.shape[0], self.output_shape[-1],
                                "validation_data[1]")
         elif validation_split:
-            if not 0 < validation_split < 1:
+            if not isinstance(validation_split, (int, float, np.floating)) \
+                    or not 0 < validation_split < 1:
                 raise ValueError(
                     "validation_split must be in [0, 1), "
                     f"got validation_split={validation_split!r}."
