@@ -294,3 +294,17 @@ def test_model_checkpoint_with_fit_formats_names_and_refuses_bad_ones(tmp_path):
                   callbacks=[ModelCheckpoint(tmp_path / "{val_loss}.npz")])
     with pytest.raises(ValueError, match="save_freq"):
         ModelCheckpoint("m", save_freq=10)
+
+
+def test_every_layer_type_round_trips(tmp_path):
+    model = tinynn.Sequential([tinynn.Input((5,)), layers.Dense(4, use_bias=False), layers.ReLU(),
+                               layers.Dropout(0.1, seed=3),
+                               layers.Dense(3, kernel_initializer="he_uniform"),
+                               layers.Softmax()])
+    assert {type(layer).__name__ for layer in model.layers} | {"Flatten", "Activation"} == \
+        set(io.LAYER_CLASSES)
+    model.save(tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert [a.get_config() for a in loaded.layers] == [b.get_config() for b in model.layers]
+    x = np.random.default_rng(0).normal(size=(7, 5))
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -11,6 +11,7 @@ from tinynn import (
     config,
     datasets,
     initializers,
+    io,
     layers,
     losses,
     metrics,
@@ -23,6 +24,6 @@ from tinynn.models import Sequential
 
 __version__ = "0.1.0"
 __all__ = [
-    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "initializers",
+    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "initializers", "io",
     "layers", "losses", "metrics", "models", "optimizers", "utils",
 ]

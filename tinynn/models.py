@@ -252,6 +252,11 @@ class Sequential:
 
         Returns:
             The `History` callback; `history.history` maps log names to per-epoch lists.
+
+        A NaN or infinite batch loss stops training before that batch's update (a
+        RuntimeWarning names the epoch and batch). Ctrl-C waits for the current step to finish;
+        then `on_train_end` runs and the KeyboardInterrupt is re-raised, `model.history` holding
+        the completed epochs.
         """
         x, y = self._prepare(x, y, "fit")
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
