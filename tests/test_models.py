@@ -224,6 +224,8 @@ def test_labels_shaped_n_by_1_and_lists_are_accepted():
     model, x, y = small()
     model.fit(x.tolist(), y[:, None], epochs=1, verbose=0)
     model.fit(x.astype(np.float64), y.astype(np.uint8), epochs=1, verbose=0)
+    model.fit((x * 50 + 100).astype(np.uint8), y.astype(np.int8), epochs=1, verbose=0)
+    assert model.predict(x.astype(np.uint8), verbose=0).dtype == np.float32
 
 
 @pytest.mark.parametrize("verbose,pattern", [
