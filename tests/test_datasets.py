@@ -70,3 +70,34 @@ def test_damaged_file_is_named_in_the_error(isolated, monkeypatch, damage, match
     with pytest.raises(ValueError, match=match) as info:
         fashion_mnist.read_idx(isolated / name)
     assert name in str(info.value)
+
+
+def test_wrong_dimensions_are_named(isolated):
+    isolated.mkdir()
+    name = "t10k-labels-idx1-ubyte.gz"
+    raw = gzip.decompress((_real_dir() / name).read_bytes())
+    (isolated / name).write_bytes(gzip.compress(raw[:4] + (9999).to_bytes(4, "big") + raw[8:-1]))
+    with pytest.raises(ValueError, match=f"{name} has shape \\(9999,\\), expected \\(10000,\\)"):
+        fashion_mnist.read_idx(isolated / name)
+
+
+def test_download_is_verified_before_it_is_renamed_into_place(isolated, tmp_path, monkeypatch):
+    """A corrupt mirror is named and skipped; only a verified file lands in the cache."""
+    name = "t10k-labels-idx1-ubyte.gz"
+    bad, good = tmp_path / "bad-mirror", tmp_path / "good-mirror"
+    bad.mkdir()
+    good.mkdir()
+    raw = (_real_dir() / name).read_bytes()
+    (bad / name).write_bytes(gzip.compress(gzip.decompress(raw)[:-1] + b"\x07"))
+    (good / name).write_bytes(raw)
+    monkeypatch.setattr(fashion_mnist, "search_dirs", lambda: [isolated])
+    monkeypatch.setattr(fashion_mnist, "MIRRORS", [bad.as_uri() + "/"])
+    tried = []
+    with pytest.raises(FileNotFoundError, match=f"bad-mirror/{name}: .*corrupt"):
+        fashion_mnist._load_file(name, tried)
+    assert list(isolated.iterdir()) == []  # nothing partial or unverified left behind
+    monkeypatch.setattr(fashion_mnist, "MIRRORS", [bad.as_uri() + "/", good.as_uri() + "/"])
+    labels = fashion_mnist._load_file(name, [])
+    assert labels.shape == (10000,)
+    assert [p.name for p in isolated.iterdir()] == [name]
+    assert (isolated / name).read_bytes() == raw

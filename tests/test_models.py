@@ -156,15 +156,43 @@ def test_separate_softmax_layer_trains_like_dense_softmax():
 
 
 @pytest.mark.parametrize("call,error,match", [
-    (lambda m, x, y: m.fit(x, y[:-1], verbose=0), ValueError, "shape \\(40,\\)"),
+    (lambda m, x, y: m.fit(x, y[:-1], verbose=0), ValueError, "x has 40, y has 39"),
+    (lambda m, x, y: m.fit(x, np.eye(3)[y], verbose=0), ValueError, "one-hot.*y.argmax"),
+    (lambda m, x, y: m.fit(x, y - 1, verbose=0), ValueError, "labels from -1 to 1"),
     (lambda m, x, y: m.fit(x, y + 3, verbose=0), ValueError, "labels in \\[0, 3\\)"),
-    (lambda m, x, y: m.fit(x, y + 0.5, verbose=0), TypeError, "integer class labels"),
+    (lambda m, x, y: m.fit(x, y + 0.5, verbose=0), TypeError,
+     "integer class labels.*40 non-integer values such as \\d.5"),
+    (lambda m, x, y: m.fit(x, y.astype(str), verbose=0), TypeError, "integer class labels"),
     (lambda m, x, y: m.fit(np.where(x > 1, np.nan, x), y, verbose=0), ValueError, "NaN"),
+    (lambda m, x, y: m.fit(np.where(x > 1, -np.inf, x), y, verbose=0), ValueError,
+     "infinite values, the first at index \\(\\d+, \\d\\): -inf"),
+    (lambda m, x, y: m.predict(x.astype(np.float64) * 1e300, verbose=0), ValueError,
+     "too large for float32"),
+    (lambda m, x, y: m.fit([[1, 2, 3, 4], [1, 2]], y[:2], verbose=0), ValueError,
+     "x must be a rectangular array"),
+    (lambda m, x, y: m.fit(x.astype(object), y, verbose=0), TypeError,
+     "x must hold numbers, got an array of dtype object"),
     (lambda m, x, y: m.fit(x[:0], y[:0], verbose=0), ValueError, "empty"),
     (lambda m, x, y: m.fit(x[0], y, verbose=0), ValueError, "shape \\(samples"),
     (lambda m, x, y: m.fit(x, y, batch_size=0, verbose=0), ValueError, "batch_size"),
     (lambda m, x, y: m.fit(x, y, epochs=-1, verbose=0), ValueError, "epochs"),
     (lambda m, x, y: m.fit(x, y, validation_split=1.0, verbose=0), ValueError, "validation_split"),
+    (lambda m, x, y: m.fit(x, y, validation_split=-0.1, verbose=0), ValueError,
+     "validation_split"),
+    (lambda m, x, y: m.fit(x, y, validation_split="0.1", verbose=0), ValueError,
+     "validation_split"),
+    (lambda m, x, y: m.fit(x, y, validation_data=(x[:, :2], y), verbose=0), ValueError,
+     "validation_data\\[0\\] must have samples shaped like x's, \\(4,\\)"),
+    (lambda m, x, y: m.fit(x, y, callbacks=tinynn.callbacks.History(), verbose=0), TypeError,
+     "callbacks must be a list"),
+    (lambda m, x, y: m.fit(x, y, initial_epoch=-1, verbose=0), ValueError, "initial_epoch"),
+    (lambda m, x, y: m.evaluate(x, y, batch_size=0, verbose=0), ValueError, "batch_size=0"),
+    (lambda m, x, y: m.predict(x, batch_size=-2, verbose=0), ValueError, "batch_size=-2"),
+    (lambda m, x, y: m.set_weights([np.zeros((4, 8))] * 4), ValueError,
+     "weight 'bias' has shape \\(8,\\), got \\(4, 8\\)"),
+    (lambda m, x, y: m.set_weights([w.astype(str) for w in m.get_weights()]), TypeError,
+     "weight 'kernel' must hold numbers"),
+    (lambda m, x, y: m.set_weights(m.get_weights()[0]), TypeError, "list of arrays"),
     (lambda m, x, y: m.fit(x[:1], y[:1], validation_split=0.5, verbose=0), ValueError,
      "validation_split"),
     (lambda m, x, y: m.fit(x.astype(str), y, verbose=0), TypeError, "must hold numbers"),
@@ -180,6 +208,12 @@ def test_fit_before_compile_and_unknown_names():
     model, x, y = small(compile=False)
     with pytest.raises(RuntimeError, match="compile\\(\\) before fit"):
         model.fit(x, y)
+    with pytest.raises(RuntimeError, match="compile\\(\\) before evaluate"):
+        model.evaluate(x, y)
+    with pytest.raises(ValueError, match="Known optimizers: adam, sgd"):
+        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    with pytest.raises(TypeError, match="metrics to be a list"):
+        model.compile(loss="sparse_categorical_crossentropy", metrics="accuracy")
     with pytest.raises(ValueError, match="Known losses"):
         model.compile(loss="mse")
     with pytest.raises(ValueError, match="Known metrics"):
@@ -190,6 +224,8 @@ def test_labels_shaped_n_by_1_and_lists_are_accepted():
     model, x, y = small()
     model.fit(x.tolist(), y[:, None], epochs=1, verbose=0)
     model.fit(x.astype(np.float64), y.astype(np.uint8), epochs=1, verbose=0)
+    model.fit((x * 50 + 100).astype(np.uint8), y.astype(np.int8), epochs=1, verbose=0)
+    assert model.predict(x.astype(np.uint8), verbose=0).dtype == np.float32
 
 
 @pytest.mark.parametrize("verbose,pattern", [
@@ -208,3 +244,21 @@ def test_verbose_0_is_silent(capsys):
     model.evaluate(x, y, verbose=0)
     model.predict(x, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_3d_input_into_dense_suggests_flatten():
+    with pytest.raises(ValueError, match="got input shape \\(None, 28, 28\\). Did you forget a "
+                                         "Flatten layer"):
+        tinynn.Sequential([tinynn.Input((28, 28)), layers.Dense(10)])
+    model = tinynn.Sequential([layers.Dense(10, activation="softmax")])  # built by fit
+    model.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="Did you forget a Flatten layer"):
+        model.fit(np.zeros((4, 28, 28)), np.zeros(4, dtype=int), verbose=0)
+
+
+def test_metric_given_as_function_is_named_like_keras():
+    model, x, y = small(compile=False)
+    model.compile(loss="sparse_categorical_crossentropy",
+                  metrics=[tinynn.metrics.sparse_categorical_accuracy])
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "sparse_categorical_accuracy"]

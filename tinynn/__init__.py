@@ -11,6 +11,7 @@ from tinynn import (
     config,
     datasets,
     initializers,
+    io,
     layers,
     losses,
     metrics,
@@ -25,5 +26,6 @@ from tinynn.models import Sequential
 __version__ = "0.1.0"
 __all__ = [
     "Input", "Sequential", "get_backend", "set_backend", "activations", "callbacks", "config",
-    "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils",
+    "datasets", "initializers", "io", "layers", "losses", "metrics", "models", "optimizers",
+    "utils",
 ]

@@ -182,3 +182,80 @@ class EarlyStopping(Callback):
                 print(f"Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when a batch's logged loss is NaN or infinite (Keras's callback).
+
+    `fit` already does this by default, and better: it checks each batch's loss before the
+    update, so NaN never reaches the weights. This class exists so Keras code that lists it
+    ports unchanged.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class ModelCheckpoint(Callback):
+    """Save the model at the end of every epoch, or only when `monitor` improves (Keras 3).
+
+    Each save goes through `model.save`, so it is atomic: a crash mid-save keeps the previous
+    checkpoint intact. Checkpoints include the optimizer and random state, so training resumed
+    from one with `fit(..., initial_epoch=...)` continues exactly.
+
+    Args:
+        filepath: where to save; may hold `{epoch}` (1-based) and log keys, e.g.
+            "ckpt-{epoch:02d}-{val_loss:.3f}.npz".
+        monitor: the log key compared when `save_best_only`. Defaults to "val_loss".
+        verbose: 1 prints each save. Defaults to 0.
+        save_best_only: save only when `monitor` beats the best value so far (NaN never does).
+            Defaults to False.
+        mode: "min", "max" or "auto" (max for accuracy-like names). Defaults to "auto".
+        save_freq: only "epoch" is supported. Defaults to "epoch".
+        initial_value_threshold: the value to beat for the first save. Defaults to None.
+    """
+
+    def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
+                 save_best_only: bool = False, mode: str = "auto", save_freq="epoch",
+                 initial_value_threshold: "float | None" = None):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"ModelCheckpoint expected mode 'auto', 'min' or 'max', got {mode!r}.")
+        if save_freq != "epoch":
+            raise ValueError(f"ModelCheckpoint supports only save_freq='epoch', got {save_freq!r}.")
+        self.filepath, self.monitor, self.verbose = str(filepath), monitor, verbose
+        self.save_best_only = save_best_only
+        if mode == "auto":
+            name = monitor.removeprefix("val_")
+            mode = "max" if "acc" in name or name.startswith("fmeasure") else "min"
+        self._better = np.greater if mode == "max" else np.less
+        self.best = (initial_value_threshold if initial_value_threshold is not None
+                     else (-np.inf if mode == "max" else np.inf))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(
+                f"ModelCheckpoint filepath {self.filepath!r} cannot be formatted with epoch and "
+                f"the logs {sorted(logs)}: {e!r}."
+            ) from e
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                warnings.warn(f"Can save best model only with {self.monitor} available; "
+                              f"available logs: {', '.join(logs)}.", stacklevel=2)
+                return
+            if not self._better(current, self.best):
+                return
+            if self.verbose > 0:
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                      f"{current:.5f}, saving model to {path}")
+            self.best = current
+        elif self.verbose > 0:
+            print(f"Epoch {epoch + 1}: saving model to {path}")
+        self.model.save(path)

@@ -36,3 +36,14 @@ def get(identifier: str):
             f"{', '.join(sorted(_INITIALIZERS))}."
         )
     return _INITIALIZERS[identifier]
+
+
+def name_of(initializer) -> str:
+    """The Keras name of one of this module's initialisers (a custom one cannot be saved)."""
+    for name, fn in _INITIALIZERS.items():
+        if fn is initializer:
+            return name
+    raise ValueError(
+        f"Cannot name the custom initializer {initializer!r}: only "
+        f"{', '.join(sorted(_INITIALIZERS))} can be saved in a model file."
+    )

@@ -98,6 +98,11 @@ class Layer:
         return [p.copy() for p in self.params.values()]
 
     def set_weights(self, weights: list) -> None:
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(
+                f"Layer '{self.name}' set_weights expected a list of arrays, "
+                f"got {type(weights).__name__}."
+            )
         if len(weights) != len(self.params):
             raise ValueError(
                 f"Layer '{self.name}' expected {len(self.params)} weight arrays, "
@@ -105,6 +110,10 @@ class Layer:
             )
         for (key, p), w in zip(self.params.items(), weights, strict=True):
             w = np.asarray(w)
+            if w.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"Layer '{self.name}' weight '{key}' must hold numbers, got dtype {w.dtype}."
+                )
             if w.shape != p.shape:
                 raise ValueError(
                     f"Layer '{self.name}' weight '{key}' has shape {p.shape}, got {w.shape}."
@@ -113,6 +122,10 @@ class Layer:
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
+
+    def get_config(self) -> dict:
+        """The constructor arguments that rebuild this layer (JSON-able), as in Keras."""
+        return {"name": self.name}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
@@ -196,6 +209,12 @@ class Dense(Layer):
         self._no_bias = np.zeros(self.units, dtype)  # b = 0 and a scratch db when use_bias=False
         self.built = True
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.name_of(self.kernel_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer)}
+
     @property
     def kernel(self) -> np.ndarray:
         return self.params["kernel"]
@@ -241,6 +260,9 @@ class Activation(Layer):
         self.activation = activations.get(activation)
         self._act, self._act_backward = activations.forward_backward(self.activation)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": self.activation}
+
     def forward(self, X, training=False):
         self._Z, self._A = X, self._act(X)
         return self._A
@@ -259,6 +281,9 @@ class ReLU(Activation):
     def __init__(self, **kwargs):
         super().__init__("relu", **kwargs)
 
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
 
 class Softmax(Activation):
     """Y = softmax(X) over the last axis, as a layer (`keras.layers.Softmax()`)."""
@@ -267,6 +292,9 @@ class Softmax(Activation):
         if axis != -1:
             raise ValueError(f"Softmax supports only axis=-1, got axis={axis!r}.")
         super().__init__("softmax", **kwargs)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "axis": -1}
 
 
 class Dropout(Layer):
@@ -286,7 +314,11 @@ class Dropout(Layer):
                 or not 0 <= rate < 1:
             raise ValueError(f"Dropout expected rate in [0, 1), got rate={rate!r}.")
         self.rate = float(rate)
+        self.seed = None if seed is None else int(seed)
         self._rng = np.random.default_rng(utils.new_seed() if seed is None else seed)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
     def forward(self, X, training=False):
         if not training or self.rate == 0:

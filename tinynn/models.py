@@ -4,62 +4,23 @@ The loop is the textbook one. For each batch: forward through the layers, loss a
 backward through the layers in reverse, one optimizer step. Callbacks observe; `fit` owns the loop.
 """
 
+import sys
+import warnings
+
 import numpy as np
 
-from tinynn import backend, config, losses, optimizers, utils
+from tinynn import backend, losses, optimizers, safety, utils
 from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
+from tinynn.io import load_model, save_model
 from tinynn.layers import InputLayer, Layer, _unique_name
 from tinynn.progbar import Progbar
 from tinynn.summary import summary_table
+from tinynn.validation import as_features as _as_features
+from tinynn.validation import as_labels as _as_labels
+from tinynn.validation import positive_int as _positive_int
 
-
-def _as_features(x, argument: str) -> np.ndarray:
-    """Convert inputs to a float array of floatx, refusing what would silently become garbage."""
-    if x is None:
-        raise ValueError(f"{argument} is required: pass a NumPy array of shape (samples, ...).")
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{argument} must hold numbers, got an array of dtype {x.dtype}.")
-    if x.ndim < 2:
-        raise ValueError(
-            f"{argument} must have shape (samples, features...), got shape {x.shape}. "
-            "For a single sample use x[None]; for one feature use x.reshape(-1, 1)."
-        )
-    if x.shape[0] == 0:
-        raise ValueError(f"{argument} is empty (shape {x.shape}): there is nothing to process.")
-    x = x.astype(config.floatx(), copy=False)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{argument} contains NaN or infinite values.")
-    return x
-
-
-def _as_labels(y, n: int, n_classes: int, argument: str) -> np.ndarray:
-    """Integer class labels of shape (n,) in [0, n_classes); (n, 1) is accepted like Keras."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(
-            f"{argument} must hold one integer label per sample, i.e. shape ({n},), "
-            f"got shape {y.shape}."
-        )
-    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iub":
-        raise TypeError(f"{argument} must hold integer class labels, got dtype {y.dtype}.")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(
-            f"{argument} must hold labels in [0, {n_classes}) for a model with {n_classes} "
-            f"outputs, got labels from {y.min()} to {y.max()}."
-        )
-    return y.astype(np.intp)
-
-
-def _positive_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{argument} must be a positive integer, got {argument}={value!r}.")
-    return int(value)
+__all__ = ["Sequential", "load_model"]
 
 
 class Sequential:
@@ -189,6 +150,13 @@ class Sequential:
         """Print a Keras-style table of layers, output shapes and parameter counts."""
         print_fn(summary_table(self))
 
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Save architecture, weights and optimizer state to one file, atomically.
+
+        Reload with `tinynn.models.load_model(filepath)`; see `tinynn.io.save_model`.
+        """
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
     # ----- compile -----------------------------------------------------------------------------
 
     def compile(self, optimizer="adam", loss=None, metrics: "list | None" = None) -> None:
@@ -206,9 +174,14 @@ class Sequential:
             )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        metrics = list(metrics or [])
-        self._metric_fns = [metrics_module.get(m) for m in metrics]
-        self.metrics_names = ["loss", *metrics]
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(
+                f"compile expected metrics to be a list such as ['accuracy'], got "
+                f"metrics={metrics!r}."
+            )
+        self._metric_fns = [metrics_module.get(m) for m in metrics or []]
+        self.metrics_names = ["loss", *(m if isinstance(m, str) else m.__name__
+                                        for m in metrics or [])]
 
     def _check_compiled(self, method: str) -> None:
         if self.loss is None:
@@ -253,12 +226,17 @@ class Sequential:
         """Forward, loss, backward, optimizer step. Returns (per-sample losses, predictions)."""
         Y = self._forward(X, training=True)
         values = self._backward(Y, y)
-        if self._flat_params is not None:
-            self.optimizer.apply([self._flat_params], [self._flat_grads])
-        else:
-            grads = [layer.grads[k] for layer in self.layers for k in layer.params]
-            self.optimizer.apply(self.trainable_weights, grads)
+        safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
+        self.optimizer.apply(*self._optimizer_variables())
         return values, Y
+
+    def _optimizer_variables(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(parameters, gradients) as the optimizer sees them: the two flat arrays when the
+        parameters are packed (one update for the whole model), else one array per weight."""
+        if self._flat_params is not None:
+            return [self._flat_params], [self._flat_grads]
+        grads = [layer.grads[k] for layer in self.layers for k in layer.params]
+        return self.trainable_weights, grads
 
     # ----- the loops ---------------------------------------------------------------------------
 
@@ -317,20 +295,37 @@ class Sequential:
 
         Returns:
             The `History` callback; `history.history` maps log names to per-epoch lists.
+
+        A NaN or infinite batch loss stops training before that batch's update (a
+        RuntimeWarning names the epoch and batch). Ctrl-C waits for the current step to finish;
+        then `on_train_end` runs and the KeyboardInterrupt is re-raised, `model.history` holding
+        the completed epochs.
         """
         x, y = self._prepare(x, y, "fit")
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got epochs={epochs!r}.")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
+                or initial_epoch < 0:
+            raise ValueError("initial_epoch must be a non-negative integer, got "
+                             f"initial_epoch={initial_epoch!r}.")
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks must be a list of Callback objects, got {callbacks!r}.")
         verbose = 1 if verbose == "auto" else verbose
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val).")
             x_val = _as_features(validation_data[0], "validation_data[0]")
+            if x_val.shape[1:] != x.shape[1:]:
+                raise ValueError(
+                    f"validation_data[0] must have samples shaped like x's, {x.shape[1:]}, got "
+                    f"shape {x_val.shape}."
+                )
             y_val = _as_labels(validation_data[1], x_val.shape[0], self.output_shape[-1],
                                "validation_data[1]")
         elif validation_split:
-            if not 0 < validation_split < 1:
+            if not isinstance(validation_split, (int, float, np.floating)) \
+                    or not 0 < validation_split < 1:
                 raise ValueError(
                     "validation_split must be in [0, 1), "
                     f"got validation_split={validation_split!r}."
@@ -353,25 +348,50 @@ class Sequential:
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
         cbs.call("on_train_begin", None)
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.call("on_epoch_begin", epoch, None)
-            order = utils.rng().permutation(x.shape[0]) if shuffle else np.arange(x.shape[0])
+        logs, epoch, where = {}, initial_epoch, {"batch": 0}
+        try:
+            with safety.InterruptGuard() as guard:
+                for epoch in range(initial_epoch, epochs):
+                    cbs.call("on_epoch_begin", epoch, None)
+                    order = (utils.rng().permutation(x.shape[0]) if shuffle
+                             else np.arange(x.shape[0]))
 
-            def batch_end(i, batch_logs):
-                cbs.call("on_train_batch_end", i, batch_logs)
-                return self.stop_training
+                    def batch_begin(i):
+                        where["batch"] = i
+                        cbs.call("on_train_batch_begin", i, None)
 
-            logs = self._run_batches(x, y, batch_size, order, self._train_step,
-                                     lambda i: cbs.call("on_train_batch_begin", i, None),
-                                     batch_end)
-            if x_val is not None:
-                val = self._run_batches(x_val, y_val, batch_size, np.arange(x_val.shape[0]),
-                                        self._test_step)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            cbs.call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
+                    def batch_end(i, batch_logs):
+                        cbs.call("on_train_batch_end", i, batch_logs)
+                        guard.check()  # a Ctrl-C lands here, between two whole steps
+                        return self.stop_training
+
+                    logs = self._run_batches(x, y, batch_size, order, self._train_step,
+                                             batch_begin, batch_end)
+                    if x_val is not None:
+                        val = self._run_batches(x_val, y_val, batch_size,
+                                                np.arange(x_val.shape[0]), self._test_step)
+                        logs.update({f"val_{k}": v for k, v in val.items()})
+                    cbs.call("on_epoch_end", epoch, logs)
+                    guard.check()
+                    if self.stop_training:
+                        break
+        except safety.NonFiniteLoss as e:
+            self.stop_training = True
+            warnings.warn(
+                f"Invalid loss ({e.value}) at epoch {epoch + 1}/{epochs}, batch "
+                f"{where['batch'] + 1}/{steps}: training stopped before applying that batch's "
+                f"update. The model keeps the weights that gave the last finite loss; History "
+                f"has the {len(self.history.epoch)} completed epoch(s). Try a smaller "
+                "learning_rate or check the data for extreme values.",
+                RuntimeWarning, stacklevel=2,
+            )
+        except KeyboardInterrupt:
+            cbs.call("on_train_end", logs)
+            print(f"\nTraining interrupted at epoch {epoch + 1}/{epochs}, batch "
+                  f"{where['batch'] + 1}/{steps}. The model holds the weights after the last "
+                  f"whole step; model.history has the {len(self.history.epoch)} completed "
+                  "epoch(s).", file=sys.stderr)
+            raise
         cbs.call("on_train_end", logs)
         return self.history
 

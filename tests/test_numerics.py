@@ -1,0 +1,106 @@
+"""Numerical stability and hypothesis properties: cross-entropy stays finite for logits of
++-1e4, probabilities sum to 1 within 1e-6, the loss is never negative, whole-model gradients
+match finite differences, and Dropout keeps the expected value."""
+
+import warnings
+
+import numpy as np
+import pytest
+from gradcheck import assert_grad_close, numerical_grad
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinynn
+from tinynn import activations, layers, losses
+
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_is_finite_and_exact_for_huge_logits(dtype):
+    Z = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4], [1e4, 1e4, -1e4]], dtype=dtype)
+    y = np.array([1, 2, 0])
+    values = losses.softmax_cross_entropy(Z, y)
+    np.testing.assert_array_equal(values, np.array([2e4, 0, np.log(2)], dtype=dtype))
+    dZ = losses.softmax_cross_entropy_backward(Z, y)
+    assert np.isfinite(dZ).all()
+    np.testing.assert_allclose(dZ * 3, [[1, -1, 0], [0, 0, 0], [-0.5, 0.5, 0]], atol=1e-6)
+    P = activations.softmax(Z)
+    assert np.isfinite(losses.probs_cross_entropy(P, y)).all()  # log(0) is clipped
+    np.testing.assert_allclose(P.sum(axis=1), 1, atol=1e-6)
+
+
+def test_training_on_huge_logits_stays_finite():
+    """A softmax model whose logits are ~1e4 trains without a NaN (the fused logits path)."""
+    tinynn.utils.set_random_seed(0)
+    model = tinynn.Sequential([tinynn.Input((3,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.set_weights([np.eye(3, dtype=np.float32) * 1e4, np.zeros(3, dtype=np.float32)])
+    x = np.eye(3, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = model.fit(x, np.array([1, 2, 0]), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all() and history.history["loss"][0] >= 1e4
+    np.testing.assert_allclose(model.predict(x, verbose=0).sum(axis=1), 1, atol=1e-6)
+
+
+@given(n=st.integers(1, 8), c=st.integers(2, 12), scale=st.floats(1e-3, 1e4),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_probabilities_sum_to_one_and_loss_is_nonnegative(n, c, scale, dtype, seed):
+    rng = np.random.default_rng(seed)
+    Z = (rng.normal(size=(n, c)) * scale).astype(dtype)
+    y = rng.integers(0, c, size=n)
+    P = activations.softmax(Z)
+    assert P.dtype == dtype and np.isfinite(P).all()
+    np.testing.assert_allclose(P.sum(axis=1, dtype=np.float64), 1, atol=1e-6)
+    for values in (losses.softmax_cross_entropy(Z, y), losses.probs_cross_entropy(P, y)):
+        assert np.isfinite(values).all() and (values >= 0).all(), values
+
+
+ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "softmax"]
+
+
+@given(n=st.integers(1, 5), n_in=st.integers(1, 4),
+       hidden=st.lists(st.tuples(st.integers(1, 4), st.sampled_from(ACTIVATIONS)), max_size=2),
+       classes=st.integers(2, 4), from_logits=st.booleans(), seed=st.integers(0, 2**16))
+def test_whole_model_gradients_match_finite_differences(n, n_in, hidden, classes, from_logits,
+                                                         seed):
+    """One SGD step with learning_rate=1 moves each weight by exactly -gradient; the gradient is
+    compared with central differences of `evaluate`'s loss, for random depths, widths and
+    activations, through the public API only."""
+    tinynn.config.set_floatx("float64")
+    try:
+        tinynn.utils.set_random_seed(seed)
+        model = tinynn.Sequential([
+            tinynn.Input((n_in,)), *(layers.Dense(u, activation=a) for u, a in hidden),
+            layers.Dense(classes, activation=None if from_logits else "softmax")])
+        model.compile(optimizer=tinynn.optimizers.SGD(learning_rate=1.0),
+                      loss=losses.SparseCategoricalCrossentropy(from_logits=from_logits))
+        rng = np.random.default_rng(seed)
+        x, y = rng.normal(size=(n, n_in)), rng.integers(0, classes, size=n)
+        # random biases: with zero biases a dead ReLU puts the next layer exactly on the kink
+        model.set_weights([w if w.ndim == 2 else rng.normal(size=w.shape)
+                           for w in model.get_weights()])
+        before = model.get_weights()
+        numeric = [numerical_grad(lambda: model.evaluate(x, y, batch_size=n, verbose=0), p)
+                   for p in model.trainable_weights]
+        model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0)
+        for i, (b, a, num) in enumerate(zip(before, model.get_weights(), numeric, strict=True)):
+            assert_grad_close(b - a, num, f"weight {i} of {hidden}", rtol=1e-4, atol=1e-7)
+    finally:
+        tinynn.config.set_floatx("float32")
+
+
+@given(rate=st.floats(0.0, 0.9), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_dropout_keeps_the_expected_value(rate, dtype, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0.5, 2.0, size=(100, 400)).astype(dtype)
+    layer = layers.Dropout(rate, seed=seed + 1)  # the data's own seed would correlate the mask
+    Y = layer(X, training=True)
+    kept = Y != 0
+    np.testing.assert_allclose(Y[kept], X[kept] / (1 - rate), rtol=1e-6)
+    # E[Y] = E[X]: the sample mean may differ by a few standard errors, never more
+    sigma = np.sqrt((X.astype(np.float64) ** 2).mean() * rate / (1 - rate) / X.size)
+    assert abs(Y.mean(dtype=np.float64) - X.mean(dtype=np.float64)) <= 6 * sigma + 1e-6
+    assert abs((1 - kept.mean()) - rate) <= 6 * np.sqrt(rate * (1 - rate) / X.size) + 1e-9
+    assert layer(X, training=False) is X

@@ -1,0 +1,84 @@
+"""Input checks for `fit`, `evaluate` and `predict`: convert what Keras accepts (lists, any
+integer or float dtype, labels shaped (n, 1)) and refuse, with a message naming the argument,
+what was expected and what was received, anything that would otherwise become a NumPy error
+deep inside or silent garbage."""
+
+import numpy as np
+
+from tinynn import config
+
+
+def as_features(x, argument: str) -> np.ndarray:
+    """Convert inputs to a float array of floatx, refusing what would silently become garbage."""
+    if x is None:
+        raise ValueError(f"{argument} is required: pass a NumPy array of shape (samples, ...).")
+    try:
+        x = np.asarray(x)
+    except ValueError as e:  # ragged nested lists
+        raise ValueError(
+            f"{argument} must be a rectangular array of numbers; converting it failed ({e}). "
+            "Check that every sample has the same shape."
+        ) from None
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{argument} must hold numbers, got an array of dtype {x.dtype}.")
+    if x.ndim < 2:
+        raise ValueError(
+            f"{argument} must have shape (samples, features...), got shape {x.shape}. "
+            "For a single sample use x[None]; for one feature use x.reshape(-1, 1)."
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{argument} is empty (shape {x.shape}): there is nothing to process.")
+    with np.errstate(over="ignore"):
+        converted = x.astype(config.floatx(), copy=False)
+    finite = np.isfinite(converted)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        overflow = " (too large for " + config.floatx() + ")" if np.isfinite(x[where]) else ""
+        raise ValueError(
+            f"{argument} contains {int((~finite).sum())} NaN or infinite values, the first at "
+            f"index {where}: {x[where].item()!r}{overflow}. Clean or rescale the data first."
+        )
+    return converted
+
+
+def as_labels(y, n: int, n_classes: int, argument: str) -> np.ndarray:
+    """Integer class labels of shape (n,) in [0, n_classes); (n, 1) is accepted like Keras."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 1 and y.shape[0] != n:
+        raise ValueError(
+            f"x and {argument} must have the same number of samples: x has {n}, {argument} has "
+            f"{y.shape[0]} (expected shape ({n},))."
+        )
+    if y.ndim == 2 and y.shape[0] == n and y.shape[1] == n_classes:
+        raise ValueError(
+            f"{argument} looks one-hot encoded (shape {y.shape}), but the loss takes integer "
+            f"labels of shape ({n},): pass {argument}.argmax(axis=1)."
+        )
+    if y.ndim != 1:
+        raise ValueError(
+            f"{argument} must hold one integer label per sample, i.e. shape ({n},), "
+            f"got shape {y.shape}."
+        )
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    if y.dtype.kind == "f":
+        bad = y[~(np.isfinite(y) & (y == np.round(y)))]
+        raise TypeError(f"{argument} must hold integer class labels, got dtype {y.dtype} with "
+                        f"{bad.size} non-integer values such as {bad[0].item()!r}.")
+    if y.dtype.kind not in "iub":
+        raise TypeError(f"{argument} must hold integer class labels, got dtype {y.dtype}.")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(
+            f"{argument} must hold labels in [0, {n_classes}) for a model with {n_classes} "
+            f"outputs, got labels from {y.min()} to {y.max()}."
+        )
+    return y.astype(np.intp)
+
+
+def positive_int(value, argument: str) -> int:
+    """`value` as an int, or a ValueError naming `argument` unless it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{argument} must be a positive integer, got {argument}={value!r}.")
+    return int(value)
