@@ -18,11 +18,12 @@ from tinynn import (
     optimizers,
     utils,
 )
+from tinynn.gradient_check import gradcheck
 from tinynn.layers import Input
 from tinynn.models import Sequential
 
 __version__ = "0.1.0"
 __all__ = [
     "Input", "Sequential", "activations", "callbacks", "config", "datasets", "initializers",
-    "layers", "losses", "metrics", "models", "optimizers", "utils",
+    "layers", "losses", "metrics", "models", "optimizers", "utils", "gradcheck",
 ]
