@@ -162,7 +162,7 @@ def plot_trials(results, path) -> Path:
     ax.annotate(f"best: trial {numbers[best]}", (numbers[best], acc[best]),
                 textcoords="offset points", xytext=(0, -16), ha="center", fontsize=8)
     ax.set(xlabel="trial", ylabel="validation accuracy (best epoch)",
-           title="Hyperparameter search\n" + settings)
+           title=f"Hyperparameter search; best (trial {numbers[best]}):\n" + settings)
     ax.title.set_fontsize(9)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
