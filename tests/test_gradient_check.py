@@ -134,5 +134,7 @@ def test_entry_sampling_and_errors():
     model.compile(loss="sparse_categorical_crossentropy")
     result = keras.gradcheck(model, x, y, max_entries=25, verbose=False)
     assert [r.checked for r in result.rows] == [25, 20, 25, 3]
+    with pytest.raises(ValueError, match="needs y"):
+        keras.gradcheck(model, x)
     with pytest.raises(TypeError, match="Sequential or a layer"):
         keras.gradcheck("model", x, y)

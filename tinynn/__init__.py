@@ -16,6 +16,8 @@ from tinynn import (
     metrics,
     models,
     optimizers,
+    reports,
+    tuning,
     utils,
 )
 from tinynn.gradient_check import gradcheck
@@ -25,5 +27,6 @@ from tinynn.models import Sequential
 __version__ = "0.1.0"
 __all__ = [
     "Input", "Sequential", "activations", "callbacks", "config", "datasets", "initializers",
-    "layers", "losses", "metrics", "models", "optimizers", "utils", "gradcheck",
+    "layers", "losses", "metrics", "models", "optimizers", "utils", "gradcheck", "reports",
+    "tuning",
 ]

@@ -162,6 +162,8 @@ def gradcheck(model_or_layer, x, y=None, *, training: bool = True, h: float = 1e
     is_model = hasattr(model_or_layer, "layers") and hasattr(model_or_layer, "_backward")
     if not is_model and not isinstance(model_or_layer, Layer):
         raise TypeError(f"gradcheck expected a Sequential or a layer, got {model_or_layer!r}.")
+    if is_model and y is None:
+        raise ValueError("gradcheck(model, x, y) needs y, the integer labels of the batch x.")
     if is_model and model_or_layer.loss is None:
         raise ValueError("gradcheck differentiates the model's loss: call model.compile("
                          "loss='sparse_categorical_crossentropy') first.")
