@@ -82,7 +82,7 @@ def test_results_sort_print_and_write_csv_atomically(tmp_path):
     assert "val_accuracy" in lines[0] and len(lines) == 4
     path = results.to_csv(tmp_path / "out" / "trials.csv")
     rows = list(csv.DictReader(path.open()))
-    assert [int(r["trial"]) for r in rows] == [2, 1, 0] and rows[0]["units"] == "24"
+    assert [int(r["trial"]) for r in rows] == [3, 2, 1] and rows[0]["units"] == "24"
     assert [p.name for p in path.parent.iterdir()] == ["trials.csv"]
 
 

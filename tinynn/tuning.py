@@ -170,8 +170,9 @@ class Results:
         return self.sorted()[0]
 
     def rows(self) -> list[dict]:
-        """One dict per trial, best first: rank, trial, the hyperparameters, the scores."""
-        return [{"rank": rank, "trial": t.number, **t.config,
+        """One dict per trial, best first: rank, trial (counted from 1, as in the progress lines
+        and the plot), the hyperparameters, the scores."""
+        return [{"rank": rank, "trial": t.number + 1, **t.config,
                  "val_accuracy": round(t.val_accuracy, 6), "val_loss": round(t.val_loss, 6),
                  "epochs": t.epochs, "best_epoch": t.best_epoch, "seconds": round(t.seconds, 2)}
                 for rank, t in enumerate(self.sorted(), start=1)]
