@@ -178,7 +178,9 @@ def gradcheck(model_or_layer, x, y=None, *, training: bool = True, h: float = 1e
     try:
         for layer in layers:  # new dicts of float64 copies: the caller's arrays are untouched
             layer.params = {k: p.astype(np.float64) for k, p in layer.params.items()}
-            layer.grads = {}
+            layer.grads = {k: np.zeros_like(p) for k, p in layer.params.items()}  # fresh buffers
+        if not is_model and hasattr(model_or_layer, "compute_input_grad"):
+            model_or_layer.compute_input_grad = True  # a layer may skip dX when first in a model
         rows = _check(model_or_layer, layers, X, y, is_model, training, h, rtol, atol,
                       max_entries, seed)
     finally:
