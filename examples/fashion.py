@@ -14,7 +14,13 @@ import numpy as np
 
 import tinynn as keras
 from tinynn.datasets.fashion_mnist import CLASS_NAMES
-from tinynn.plotting import plot_learning_curves, plot_predictions
+from tinynn.plotting import (
+    plot_class_report,
+    plot_confusion_matrix,
+    plot_learning_curves,
+    plot_predictions,
+)
+from tinynn.reports import ClassReport
 
 
 def parse_args():
@@ -70,16 +76,24 @@ def main():
     print(f"Test loss {test_loss:.4f}, test accuracy {test_acc:.2%}")
 
     # 5. A look at some predictions.
-    predicted = np.argmax(model.predict(x_test[:25], verbose=0), axis=1)
+    predicted = np.argmax(model.predict(x_test, batch_size=256, verbose=0), axis=1)
     print(f"\n{'#':>3}  {'true':<12} {'predicted':<12}")
     for i in range(10):
         mark = "" if predicted[i] == y_test[i] else "  <- wrong"
         print(f"{i:>3}  {CLASS_NAMES[y_test[i]]:<12} {CLASS_NAMES[predicted[i]]:<12}{mark}")
 
-    curves = plot_learning_curves(history.history, args.out / "learning_curves.png")
-    grid = plot_predictions(x_test[:25], y_test[:25], predicted, CLASS_NAMES,
-                            args.out / "predictions.png")
-    print(f"\nSaved {curves} and {grid}")
+    # 6. Where it fails: per-class precision and recall, and which classes it mixes up.
+    print("\nPer class, on the test set:")
+    print(ClassReport.from_predictions(y_test, predicted, CLASS_NAMES))
+
+    saved = [
+        plot_learning_curves(history.history, args.out / "learning_curves.png"),
+        plot_predictions(x_test[:25], y_test[:25], predicted[:25], CLASS_NAMES,
+                         args.out / "predictions.png"),
+        plot_confusion_matrix(y_test, predicted, CLASS_NAMES, args.out / "confusion_matrix.png"),
+        plot_class_report(y_test, predicted, CLASS_NAMES, args.out / "per_class.png"),
+    ]
+    print("\nSaved " + ", ".join(str(p) for p in saved))
 
 
 if __name__ == "__main__":

@@ -1,30 +1,7 @@
-"""Central-difference gradient checking in float64, shared by the tests."""
+"""Kept for tests that still `from gradcheck import ...`: the helpers now live in the library,
+`tinynn.gradient_check` (see also `tinynn.gradcheck`, the per-parameter report).
+Import from there."""
 
-import numpy as np
+from tinynn.gradient_check import assert_grad_close, numerical_grad
 
-
-def numerical_grad(f, X: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """d f / d X by central differences: (f(X + h e_i) - f(X - h e_i)) / 2h, one entry at a time."""
-    G = np.zeros_like(X)
-    it = np.nditer(X, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = X[i]
-        X[i] = old + h
-        up = f()
-        X[i] = old - h
-        down = f()
-        X[i] = old
-        G[i] = (up - down) / (2 * h)
-    return G
-
-
-def assert_grad_close(analytic, numeric, name: str, rtol: float = 1e-5, atol: float = 1e-7):
-    """Fail with the parameter name and the worst index when the gradients disagree."""
-    err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
-    if (err > 0).any():
-        i = np.unravel_index(np.argmax(err), err.shape)
-        raise AssertionError(
-            f"gradient of {name} wrong at index {i}: analytic {analytic[i]:.8g}, "
-            f"numeric {numeric[i]:.8g} (max abs diff {np.abs(analytic - numeric).max():.3g})"
-        )
+__all__ = ["assert_grad_close", "numerical_grad"]

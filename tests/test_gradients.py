@@ -4,11 +4,11 @@ probabilities. Each analytic gradient is compared entry by entry with a numerica
 
 import numpy as np
 import pytest
-from gradcheck import assert_grad_close, numerical_grad
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tinynn import activations, layers, losses
+from tinynn.gradient_check import assert_grad_close, numerical_grad
 
 ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "softmax"]
 

@@ -17,15 +17,18 @@ from tinynn import (
     metrics,
     models,
     optimizers,
+    reports,
+    tuning,
     utils,
 )
 from tinynn.backend import get_backend, set_backend
+from tinynn.gradient_check import gradcheck
 from tinynn.layers import Input
 from tinynn.models import Sequential
 
 __version__ = "0.1.0"
 __all__ = [
-    "Input", "Sequential", "get_backend", "set_backend", "activations", "callbacks", "config",
-    "datasets", "initializers", "io", "layers", "losses", "metrics", "models", "optimizers",
-    "utils",
+    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "get_backend",
+    "gradcheck", "initializers", "io", "layers", "losses", "metrics", "models", "optimizers",
+    "reports", "set_backend", "tuning", "utils",
 ]

@@ -132,7 +132,10 @@ class Layer:
 
 
 class InputLayer(Layer):
-    """Declares the shape of one sample; `Input(shape)` makes one. It has no weights."""
+    """Declares the shape of one sample; `Input(shape)` makes one. It has no weights.
+
+    Forward: Y = X.   Backward: dX = dY.
+    """
 
     def __init__(self, shape: tuple, batch_size: "int | None" = None, name: "str | None" = None):
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
@@ -153,7 +156,7 @@ def Input(shape: tuple, batch_size: "int | None" = None, name: "str | None" = No
 
 
 class Flatten(Layer):
-    """Y = X.reshape(N, -1): (N, 28, 28) -> (N, 784). Backward reshapes dY back."""
+    """Y = X.reshape(N, -1): (N, 28, 28) -> (N, 784). Backward: dX = dY.reshape(X.shape)."""
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], int(np.prod(input_shape[1:])))
@@ -169,7 +172,10 @@ class Flatten(Layer):
 class Dense(Layer):
     """Fully connected layer: Z = X @ W + b, Y = activation(Z).
 
-    Backward: dZ = activation'(dY), then dW = X.T @ dZ, db = sum_rows(dZ), dX = dZ @ W.T.
+    Backward: dZ = dY * activation'(Z) (for softmax, the Jacobian product of
+    `activations.softmax_backward`), then dW = X.T @ dZ, db = sum_rows(dZ), dX = dZ @ W.T.
+    Each is the chain rule for Z_nj = sum_i X_ni W_ij + b_j: dZ_nj/dW_ij = X_ni, dZ_nj/db_j = 1,
+    dZ_nj/dX_ni = W_ij, summed over the batch rows n (for dW, db) or the units j (for dX).
 
     Args:
         units: number of outputs, a positive integer.
@@ -253,7 +259,10 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Y = activation(X), for an activation by name: `Activation("relu")`."""
+    """Y = activation(X), for an activation by name: `Activation("relu")`.
+
+    Backward: dX = dY * activation'(X), elementwise (softmax: dX = Y * (dY - rowsum(dY * Y))).
+    """
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -276,7 +285,7 @@ class Activation(Layer):
 
 
 class ReLU(Activation):
-    """Y = max(X, 0) as a layer (`keras.layers.ReLU()`)."""
+    """Y = max(X, 0) as a layer (`keras.layers.ReLU()`). Backward: dX = dY * [X > 0]."""
 
     def __init__(self, **kwargs):
         super().__init__("relu", **kwargs)
@@ -286,7 +295,10 @@ class ReLU(Activation):
 
 
 class Softmax(Activation):
-    """Y = softmax(X) over the last axis, as a layer (`keras.layers.Softmax()`)."""
+    """Y = softmax(X) over the last axis, as a layer (`keras.layers.Softmax()`).
+
+    Backward: dX_i = Y_i * (dY_i - sum_k dY_k Y_k), the Jacobian diag(Y) - Y Y^T times dY.
+    """
 
     def __init__(self, axis: int = -1, **kwargs):
         if axis != -1:

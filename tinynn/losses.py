@@ -74,6 +74,14 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
 class SparseCategoricalCrossentropy:
     """`keras.losses.SparseCategoricalCrossentropy`: the mean of the per-sample losses.
 
+    Forward, for N samples with labels y_i:
+        from logits Z:         L = mean_i (logsumexp(Z_i) - Z_i[y_i])
+        from probabilities P:  L = mean_i -log(P_i[y_i] / s_i),   s_i = sum_j P_ij (1 for softmax)
+    Backward (`gradient`):
+        from logits:           dZ = (softmax(Z) - onehot(y)) / N
+        from probabilities:    dP_ij = (1 / s_i - [j = y_i] / P_ij) / N
+    (probabilities are clipped to [1e-7, 1 - 1e-7] like Keras; a clipped entry gets gradient 0).
+
     Args:
         from_logits: whether predictions are logits rather than probabilities. Defaults to False.
         name: Defaults to "sparse_categorical_crossentropy".

@@ -13,6 +13,9 @@ from tinynn import backend
 class Optimizer:
     """Base class: counts steps in `iterations` and keeps one state slot per parameter.
 
+    An optimizer has no forward or backward pass of its own: it consumes the gradients g = dL/dw
+    that the layers' backward passes wrote, and its formula is the update w <- w - step(g).
+
     Args:
         learning_rate: the step size.
     """

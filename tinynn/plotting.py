@@ -1,4 +1,5 @@
-"""Figures for training reports (matplotlib, headless): learning curves and a prediction grid."""
+"""Figures for training reports (matplotlib, headless Agg backend): learning curves, a
+prediction grid, the confusion matrix, per-class scores and a tuning run's trials."""
 
 from pathlib import Path
 
@@ -70,4 +71,100 @@ def plot_predictions(images: np.ndarray, y_true, y_pred, class_names: list[str],
         ax.set_title(f"{class_names[y_true[i]]}\n/ {class_names[y_pred[i]]}", fontsize=8,
                      color="black" if ok else "red")
     fig.suptitle("true / predicted (mistakes in red)", y=1.0)
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(y_true, y_pred, class_names: list[str], path) -> Path:
+    """The confusion matrix twice, side by side: counts, and rows normalised to fractions.
+
+    Row i is the true class, column j the prediction; the diagonal is what the model gets
+    right and the brightest off-diagonal cells are the classes it mixes up.
+
+    Args:
+        y_true, y_pred: integer labels, (n,).
+        class_names: the name of each class.
+        path: where to write the PNG.
+    """
+    from tinynn.reports import confusion_matrix, normalize_rows
+
+    plt = _pyplot()
+    C = confusion_matrix(y_true, y_pred, len(class_names))
+    k = len(class_names)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * (2 + 0.55 * k), 1.5 + 0.55 * k))
+    panels = ((axes[0], C, "counts", "d"), (axes[1], normalize_rows(C), "row-normalised", ".2f"))
+    for ax, M, title, fmt in panels:
+        ax.imshow(M, cmap="Blues")
+        limit = M.max() / 2
+        for i in range(k):
+            for j in range(k):
+                if M[i, j]:
+                    ax.text(j, i, format(M[i, j], fmt), ha="center", va="center", fontsize=7,
+                            color="white" if M[i, j] > limit else "black")
+        ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(k), class_names, fontsize=8)
+        ax.set(title=f"Confusion matrix ({title})", xlabel="predicted", ylabel="true")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_class_report(y_true, y_pred, class_names: list[str], path) -> Path:
+    """Per-class precision, recall (= accuracy on the class) and F1 as grouped bars, worst
+    recall first, with the class each one is most often mistaken for written beside it.
+
+    Args:
+        y_true, y_pred: integer labels, (n,).
+        class_names: the name of each class.
+        path: where to write the PNG.
+    """
+    from tinynn.reports import ClassReport
+
+    plt = _pyplot()
+    report = ClassReport.from_predictions(y_true, y_pred, class_names)
+    order = np.argsort(report.recall)[::-1]  # barh draws bottom-up: worst ends on top
+    k = len(class_names)
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.45 * k))
+    pos = np.arange(k)
+    for offset, (label, values) in zip((-0.27, 0, 0.27), (("precision", report.precision),
+                                                          ("recall", report.recall),
+                                                          ("F1", report.f1)), strict=True):
+        ax.barh(pos + offset, values[order], height=0.26, label=label)
+    confused = report.most_confused_with()
+    ax.set_yticks(pos, [class_names[i] for i in order], fontsize=9)
+    for p, i in zip(pos, order, strict=True):
+        j, frac = confused[i]
+        ax.text(1.01, p, f"-> {class_names[j]} {frac:.0%}", va="center", fontsize=8)
+    ax.set(xlim=(0, 1), xlabel="score",
+           title=f"Per-class scores (accuracy {report.accuracy:.2%}); "
+                 "right: most frequent mistake")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8)
+    return _save(fig, path)
+
+
+def plot_trials(results, path) -> Path:
+    """Validation accuracy of each tuning trial in the order run, with the best so far.
+
+    Args:
+        results: `tinynn.tuning.Results` (or any object with `.trials`, each having `number`,
+            `val_accuracy` and `config`).
+        path: where to write the PNG.
+    """
+    plt = _pyplot()
+    trials = sorted(results.trials, key=lambda t: t.number)
+    numbers = [t.number + 1 for t in trials]
+    acc = np.array([t.val_accuracy for t in trials])
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(trials) + 3), 4))
+    ax.plot(numbers, acc, "o", label="trial")
+    ax.step(numbers, np.maximum.accumulate(acc), where="post", label="best so far")
+    best = int(np.argmax(acc))
+    settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in trials[best].config.items())
+    ax.annotate(f"best: trial {numbers[best]}", (numbers[best], acc[best]),
+                textcoords="offset points", xytext=(0, -16), ha="center", fontsize=8)
+    ax.set(xlabel="trial", ylabel="validation accuracy (best epoch)",
+           title=f"Hyperparameter search; best (trial {numbers[best]}):\n" + settings)
+    ax.title.set_fontsize(9)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend()
     return _save(fig, path)

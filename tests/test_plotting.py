@@ -1,0 +1,65 @@
+"""Every plot function writes a non-empty PNG (atomically, no temporary left behind), and the
+per-class report computes what its definitions say."""
+
+import numpy as np
+import pytest
+
+from tinynn import plotting, tuning
+from tinynn.reports import ClassReport, confusion_matrix, normalize_rows
+
+NAMES = ["a", "b", "c"]
+Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+Y_PRED = np.array([0, 0, 0, 1, 1, 1, 0, 2, 2, 1])
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _trials():
+    results = tuning.Results()
+    for i, acc in enumerate([0.5, 0.8, 0.7]):
+        results.trials.append(tuning.Trial(i, {"units": 8 * (i + 1), "learning_rate": 1e-3}, i,
+                                           val_accuracy=acc, val_loss=1 - acc, epochs=3))
+    return results
+
+
+PLOTS = {
+    "learning_curves": lambda p: plotting.plot_learning_curves(
+        {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8],
+         "val_accuracy": [0.4, 0.7]}, p),
+    "predictions": lambda p: plotting.plot_predictions(
+        np.random.default_rng(0).random((7, 28, 28)), Y_TRUE[:7], Y_PRED[:7], NAMES, p, cols=3),
+    "confusion_matrix": lambda p: plotting.plot_confusion_matrix(Y_TRUE, Y_PRED, NAMES, p),
+    "class_report": lambda p: plotting.plot_class_report(Y_TRUE, Y_PRED, NAMES, p),
+    "trials": lambda p: plotting.plot_trials(_trials(), p),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_plot_writes_a_png(name, tmp_path):
+    path = tmp_path / "sub" / f"{name}.png"
+    assert PLOTS[name](path) == path
+    data = path.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 5000
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_every_public_plot_function_is_tested():
+    public = {n.removeprefix("plot_") for n in dir(plotting) if n.startswith("plot_")}
+    assert public == set(PLOTS)
+
+
+def test_confusion_matrix_and_report():
+    C = confusion_matrix(Y_TRUE, Y_PRED, 3)
+    np.testing.assert_array_equal(C, [[3, 1, 0], [1, 2, 0], [0, 1, 2]])
+    np.testing.assert_allclose(normalize_rows(C).sum(axis=1), 1)
+    report = ClassReport.from_predictions(Y_TRUE, Y_PRED, NAMES)
+    np.testing.assert_allclose(report.recall, [3 / 4, 2 / 3, 2 / 3])
+    np.testing.assert_allclose(report.precision, [3 / 4, 2 / 4, 2 / 2])
+    np.testing.assert_allclose(report.f1, 2 * report.precision * report.recall
+                               / (report.precision + report.recall))
+    assert report.accuracy == pytest.approx(0.7)
+    assert report.most_confused_with() == [(1, 0.25), (0, pytest.approx(1 / 3)),
+                                           (1, pytest.approx(1 / 3))]
+    text = str(report)
+    assert "b (33.3%)" in text and "overall accuracy 0.7000 on 10 samples" in text
+    with pytest.raises(ValueError, match="same length"):
+        confusion_matrix([0, 1], [0])
