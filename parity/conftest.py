@@ -47,14 +47,23 @@ def full(request) -> bool:
     return bool(request.config.getoption("--full"))
 
 
+def _precision(keras, dtype: str):
+    """Set both frameworks' float type, restore float32 afterwards. Keras caches its default
+    dtype policy on first use, so `set_floatx` alone would not reach layers created later."""
+    def set_both(value: str) -> None:
+        keras.config.set_floatx(value)
+        keras.config.set_dtype_policy(value)
+        tinynn.config.set_floatx(value)
+
+    set_both(dtype)
+    yield dtype
+    set_both("float32")
+
+
 @pytest.fixture(params=["float64", "float32"])
 def floatx(request, keras):
-    """Run the test in both precisions, with both frameworks' floatx set, restored afterwards."""
-    keras.config.set_floatx(request.param)
-    tinynn.config.set_floatx(request.param)
-    yield request.param
-    keras.config.set_floatx("float32")
-    tinynn.config.set_floatx("float32")
+    """Run the test in both precisions."""
+    yield from _precision(keras, request.param)
 
 
 @pytest.fixture(scope="session")
@@ -85,14 +94,6 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("parity figures measured in this run")
         for line in _FIGURES:
             terminalreporter.write_line(line)
-
-
-def _precision(keras, dtype):
-    keras.config.set_floatx(dtype)
-    tinynn.config.set_floatx(dtype)
-    yield dtype
-    keras.config.set_floatx("float32")
-    tinynn.config.set_floatx("float32")
 
 
 @pytest.fixture
