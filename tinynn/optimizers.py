@@ -58,6 +58,8 @@ class SGD(Optimizer):
         momentum:  v = momentum * v - lr * g;  w += v
         nesterov:  v = momentum * v - lr * g;  w += momentum * v - lr * g
 
+    Like Keras, momentum is rounded to float32 before use, even for float64 weights.
+
     Args:
         learning_rate: Defaults to 0.01.
         momentum: in [0, 1]. Defaults to 0.
@@ -80,7 +82,7 @@ class SGD(Optimizer):
         if self.momentum == 0:
             p -= lr * g
             return
-        mu = p.dtype.type(self.momentum)
+        mu = p.dtype.type(np.float32(self.momentum))  # Keras: ops.cast(momentum) via float32
         v = self.velocities[i]
         v[...] = v * mu - g * lr
         p += v * mu - g * lr if self.nesterov else v
