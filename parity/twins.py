@@ -8,7 +8,8 @@ import numpy as np
 
 import tinynn
 
-SEED_UNITS = (512, 256, 128)  # the seed MLP: 784-512-256-128-10, ReLU, softmax output
+SEED_UNITS = (512, 256, 128)  # the seed MLP: 784-512-256-128-10, ReLU, softmax output,
+# Dropout(0.3) after the 512 and 256 layers when training with dropout
 
 
 def keras_seed_mlp(keras, dropout: float = 0.0, record_steps: bool = False):
@@ -20,7 +21,7 @@ def keras_seed_mlp(keras, dropout: float = 0.0, record_steps: bool = False):
     layers = [keras.Input((28, 28)), keras.layers.Flatten()]
     for units in SEED_UNITS:
         layers.append(keras.layers.Dense(units, activation="relu"))
-        if dropout:
+        if dropout and units != SEED_UNITS[-1]:  # the seed program: none after the 128 layer
             layers.append(keras.layers.Dropout(dropout))
     layers.append(keras.layers.Dense(10, activation="softmax"))
     if not record_steps:
@@ -46,7 +47,7 @@ def tinynn_seed_mlp(dropout: float = 0.0) -> tinynn.Sequential:
     layers = [tinynn.Input((28, 28)), tinynn.layers.Flatten()]
     for units in SEED_UNITS:
         layers.append(tinynn.layers.Dense(units, activation="relu"))
-        if dropout:
+        if dropout and units != SEED_UNITS[-1]:
             layers.append(tinynn.layers.Dropout(dropout))
     layers.append(tinynn.layers.Dense(10, activation="softmax"))
     return tinynn.Sequential(layers)
