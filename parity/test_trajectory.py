@@ -72,8 +72,9 @@ def check_float64(keras, fashion, report, n_samples: int) -> None:
 
 
 def test_float64_trajectory_matches_keras(keras, fashion, floatx64, report, full):
-    """A full epoch (1,688 steps) by default; the same bound holds for every prefix of it."""
-    check_float64(keras, fashion, report, EPOCH_SAMPLES)
+    """300 steps by default (CI time); the full epoch of 1,688 steps under --full. The bound is
+    the same: the measured full-epoch figures are 2e-13 (losses) and 2e-14 (weights)."""
+    check_float64(keras, fashion, report, EPOCH_SAMPLES if full else 300 * 32)
 
 
 def test_float32_trajectory_statistics(keras, fashion, floatx32, report):
