@@ -196,3 +196,10 @@ def test_history_records_every_epoch():
     assert history is model.history and history.epoch == [0, 1, 2]
     assert set(history.history) == {"loss", "accuracy"}
     assert all(len(v) == 3 for v in history.history.values())
+
+
+def test_improvement_is_judged_in_float32_like_keras():
+    """Keras compares monitored values with ops.less on Python floats, i.e. in float32: a gain
+    of 1e-9 on 0.3 is a tie (no improvement), so patience 0 stops."""
+    assert drive(EarlyStopping(patience=0), [0.3, 0.3 - 1e-9, 0.2]) == (2, 1, None)
+    assert drive(EarlyStopping(patience=0), [0.3, 0.3 - 1e-6, 0.2]) == (3, 0, None)

@@ -50,6 +50,7 @@ def test_sgd_matches_keras_formula(momentum, nesterov):
     w = np.ones((3, 2))
     opt = optimizers.SGD(learning_rate=0.1, momentum=momentum, nesterov=nesterov)
     want, vel = w.copy(), np.zeros_like(w)
+    momentum = float(np.float32(momentum))  # Keras rounds momentum to float32, even in float64
     for g in grads_sequence(10, seed=1):
         opt.apply([w], [g])
         vel = momentum * vel - 0.1 * g

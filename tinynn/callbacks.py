@@ -140,10 +140,12 @@ class EarlyStopping(Callback):
     def _is_improvement(self, value: float, reference: "float | None") -> bool:
         if reference is None:
             return True
-        # the same float operations as Keras, so ties at exactly min_delta resolve the same way
+        # Keras's operations: the shifted value is formed in Python floats, then `ops.less` /
+        # `ops.greater` compare in float32 (the dtype Keras gives Python floats), so values
+        # equal to float32 precision are ties, never improvements.
         if self._maximize:
-            return value - self.min_delta > reference
-        return value + self.min_delta < reference
+            return bool(np.float32(value - self.min_delta) > np.float32(reference))
+        return bool(np.float32(value + self.min_delta) < np.float32(reference))
 
     def on_train_begin(self, logs=None):
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0

@@ -32,30 +32,28 @@ def softmax_cross_entropy_backward(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
     return dZ / Z.shape[0]
 
 
-def _clipped_log_probs(P: np.ndarray):
-    """Keras's treatment of probabilities: renormalise rows, clip to [eps, 1 - eps], take log."""
+def _clip(P: np.ndarray) -> np.ndarray:
+    """Keras's treatment of probabilities: clip to [eps, 1 - eps] (no renormalisation first)."""
     eps = config.epsilon()
-    Q = P / P.sum(axis=-1, keepdims=True)
-    return Q, np.log(np.clip(Q, eps, 1 - eps))
+    return np.clip(P, eps, 1 - eps)
 
 
 def probs_cross_entropy(P: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-sample loss from probabilities, exactly as Keras: L = log(clip(P / rowsum(P))),
-    then the cross-entropy of the logits L (which is -log p_y whenever no clipping happens)."""
-    _, L = _clipped_log_probs(P)
-    return softmax_cross_entropy(L, y)
+    """Per-sample loss from probabilities, exactly as Keras's sparse cross-entropy:
+    L = log(clip(P, eps, 1 - eps)), then the cross-entropy of the logits L, i.e.
+    l_i = -log(clip(P)_iy / sum_k clip(P)_ik) (= -log p_y for a row summing to 1, unclipped)."""
+    return softmax_cross_entropy(np.log(_clip(P)), y)
 
 
 def probs_cross_entropy_backward(P: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Gradient of the mean `probs_cross_entropy` w.r.t. P, by the chain rule through its steps:
-    dL = softmax(L) - onehot (/N); through the log and the clip dQ = dL / clip(Q) where Q is
-    inside the clip range, else 0; through Q = P / s: dP_j = (dQ_j - sum_k dQ_k Q_k) / s."""
+    dL = (softmax(L) - onehot(y)) / N; through the log dC = dL / C with C = clip(P); through
+    the clip dP = dC where eps <= P <= 1 - eps (bounds included, as TensorFlow's), else 0."""
     eps = config.epsilon()
-    Q, L = _clipped_log_probs(P)
-    dL = softmax_cross_entropy_backward(L, y)
-    dQ = np.where((Q > eps) & (Q < 1 - eps), dL / np.clip(Q, eps, 1 - eps), 0)
-    s = P.sum(axis=-1, keepdims=True)
-    return ((dQ - (dQ * Q).sum(axis=-1, keepdims=True)) / s).astype(P.dtype, copy=False)
+    C = _clip(P)
+    dL = softmax_cross_entropy_backward(np.log(C), y)
+    inside = (P >= eps) & (P <= 1 - eps)
+    return np.where(inside, dL / C, 0).astype(P.dtype, copy=False)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:

@@ -428,8 +428,19 @@ class Sequential:
             bar.update(bar.target, finalize=True)
         return np.concatenate(outputs)
 
+    def to_keras(self):
+        """This model as a `keras.Sequential` with the same weights (see `tinynn.interop`)."""
+        from tinynn import interop
+        return interop.to_keras(self)
+
     def __call__(self, x, training: bool = False) -> np.ndarray:
         """One forward pass over all of x (no batching), as `model(x)` in Keras."""
         x = _as_features(x, "x")
         self._ensure_built(x)
         return self._forward(x, training=training)
+
+
+def from_keras(keras_model) -> Sequential:
+    """A tinynn Sequential with a Keras Sequential's layers and weights (see `tinynn.interop`)."""
+    from tinynn import interop
+    return interop.from_keras(keras_model)

@@ -63,6 +63,8 @@ class SGD(Optimizer):
         momentum:  v = momentum * v - lr * g;  w += v
         nesterov:  v = momentum * v - lr * g;  w += momentum * v - lr * g
 
+    Like Keras, momentum is rounded to float32 before use, even for float64 weights.
+
     Args:
         learning_rate: Defaults to 0.01.
         momentum: in [0, 1]. Defaults to 0.
@@ -82,8 +84,9 @@ class SGD(Optimizer):
 
     def update(self, i, p, g):
         f = p.dtype.type
-        backend.ops().sgd_update(p, g, self.velocities[i], f(self.learning_rate),
-                                 f(self.momentum), self.nesterov)
+        momentum = f(np.float32(self.momentum))  # Keras: ops.cast(momentum) goes via float32
+        backend.ops().sgd_update(p, g, self.velocities[i], f(self.learning_rate), momentum,
+                                 self.nesterov)
 
 
 class Adam(Optimizer):

@@ -1,0 +1,111 @@
+"""`tinynn.models.from_keras` and `Sequential.to_keras`: predictions equal within 1e-6 in both
+directions (and float64 to 1e-12), and a trained tinynn model exported to Keras keeps its test
+accuracy."""
+
+import numpy as np
+import pytest
+
+import tinynn
+
+
+def keras_zoo(keras):
+    """One Keras Sequential using every supported layer and activation."""
+    return keras.Sequential([
+        keras.Input((4, 5)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(12),
+        keras.layers.ReLU(),
+        keras.layers.Dense(12, activation="tanh"),
+        keras.layers.Activation("sigmoid"),
+        keras.layers.Dense(8, activation="linear", use_bias=False),
+        keras.layers.Activation("tanh"),
+        keras.layers.Dense(6),
+        keras.layers.Softmax(),
+    ])
+
+
+def tinynn_zoo():
+    L = tinynn.layers
+    return tinynn.Sequential([
+        tinynn.Input((4, 5)), L.Flatten(), L.Dense(16, activation="relu"), L.Dropout(0.5),
+        L.Dense(12), L.ReLU(), L.Dense(12, activation="tanh"), L.Activation("sigmoid"),
+        L.Dense(8, use_bias=False), L.Activation("tanh"), L.Dense(6, activation="softmax"),
+    ])
+
+
+def tolerance(dtype):
+    return dict(atol=1e-6, rtol=0) if dtype == "float32" else dict(atol=1e-12, rtol=0)
+
+
+def test_from_keras_predicts_like_keras(keras, floatx, report):
+    keras.utils.set_random_seed(3)
+    k_model = keras_zoo(keras)
+    t_model = tinynn.models.from_keras(k_model)
+    assert [type(layer).__name__ for layer in t_model.layers] == [
+        "Flatten", "Dense", "Dropout", "Dense", "ReLU", "Dense", "Activation", "Dense",
+        "Activation", "Dense", "Softmax"]
+    x = np.random.default_rng(1).normal(size=(300, 4, 5)).astype(floatx)
+    P_k, P_t = k_model.predict(x, verbose=0), t_model.predict(x, verbose=0)
+    assert P_t.dtype == np.dtype(floatx)
+    report(f"from_keras predictions {floatx}", f"max |diff| {np.abs(P_k - P_t).max():.1e}")
+    np.testing.assert_allclose(P_t, P_k, **tolerance(floatx))
+
+
+def test_to_keras_predicts_like_tinynn(keras, floatx, report):
+    tinynn.utils.set_random_seed(4)
+    t_model = tinynn_zoo()
+    for w in t_model.weights:
+        w += np.random.default_rng(w.size).normal(scale=0.1, size=w.shape)  # nonzero biases
+    k_model = t_model.to_keras()
+    assert all(w.dtype == np.dtype(floatx) for w in k_model.get_weights())
+    x = np.random.default_rng(2).normal(size=(300, 4, 5)).astype(floatx)
+    P_k, P_t = k_model.predict(x, verbose=0), t_model.predict(x, verbose=0)
+    report(f"to_keras predictions {floatx}", f"max |diff| {np.abs(P_k - P_t).max():.1e}")
+    np.testing.assert_allclose(P_k, P_t, **tolerance(floatx))
+    back = tinynn.models.from_keras(k_model)
+    for a, b in zip(back.get_weights(), t_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unsupported_layers_are_named(keras):
+    k_model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4),
+                                keras.layers.BatchNormalization(name="bn")])
+    with pytest.raises(TypeError, match="'bn' of type BatchNormalization.*Supported layers"):
+        tinynn.models.from_keras(k_model)
+    leaky = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="elu")])
+    with pytest.raises(ValueError, match="activation 'elu'"):
+        tinynn.models.from_keras(leaky)
+
+
+def test_exported_trained_model_keeps_its_accuracy(keras, fashion, report):
+    (x, y), (xt, yt) = fashion
+    x, xt = x[:12_000].astype("float32"), xt.astype("float32")
+    tinynn.utils.set_random_seed(5)
+    L = tinynn.layers
+    model = tinynn.Sequential([tinynn.Input((28, 28)), L.Flatten(),
+                               L.Dense(128, activation="relu"), L.Dropout(0.2),
+                               L.Dense(10, activation="softmax")])
+    model.compile(optimizer=tinynn.optimizers.Adam(1e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y[:12_000], epochs=1, verbose=0)
+    t_loss, t_acc = model.evaluate(xt, yt, verbose=0)
+    k_model = model.to_keras()
+    k_loss, k_acc = k_model.evaluate(xt, yt, verbose=0)
+    report("exported trained model, Fashion-MNIST test set",
+           f"tinynn accuracy {t_acc:.4f} loss {t_loss:.6f}; Keras accuracy {k_acc:.4f} "
+           f"loss {k_loss:.6f}")
+    assert t_acc > 0.75, "the model did not train"
+    assert abs(t_acc - k_acc) <= 2e-4, "exported model's accuracy differs (more than 2 ties)"
+    assert abs(t_loss - k_loss) <= 1e-5 * t_loss
+    k_model.fit(x[:64], y[:64], epochs=1, verbose=0)  # it is compiled and trains
+
+
+def test_import_tinynn_does_not_import_tensorflow():
+    import subprocess
+    import sys
+    code = "import sys, tinynn, tinynn.interop; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

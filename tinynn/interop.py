@@ -1,0 +1,142 @@
+"""Conversion between tinynn and Keras Sequential models, weights included.
+
+`from_keras(keras_model)` rebuilds a Keras Sequential in tinynn; `to_keras(model)` does the
+reverse (and compiles the Keras model like the tinynn one, optimizer state not included). This is
+also the way out for users who outgrow one machine: export to Keras and use TensorFlow's own
+distribution tools. Keras is imported only when `to_keras` is called, never at `import tinynn`.
+
+Supported layers: Dense, Dropout, Flatten, ReLU (default arguments), Activation, Softmax (last
+axis). Weights travel in Keras's order (kernel (n_in, units), then bias, per Dense).
+"""
+
+from tinynn import layers as tl
+from tinynn import losses, optimizers
+from tinynn.models import Sequential
+
+SUPPORTED = "Dense, Dropout, Flatten, ReLU, Activation, Softmax"
+
+
+def _activation_name(layer) -> str:
+    """The name of a Keras activation function, e.g. keras.activations.relu -> "relu"."""
+    fn = layer.activation
+    name = getattr(fn, "__name__", repr(fn))
+    try:
+        tl.Activation(name)
+    except ValueError:
+        raise ValueError(
+            f"from_keras: layer '{layer.name}' uses activation {name!r}, which tinynn does not "
+            "have (known: linear, relu, sigmoid, softmax, tanh)."
+        ) from None
+    return name
+
+
+def _unsupported(layer, direction: str) -> TypeError:
+    return TypeError(
+        f"{direction}: layer '{layer.name}' of type {type(layer).__name__} has no equivalent in "
+        f"the other framework. Supported layers: {SUPPORTED}."
+    )
+
+
+def _layer_from_keras(layer) -> tl.Layer:
+    kind = type(layer).__name__
+    if kind == "Dense":
+        return tl.Dense(layer.units, activation=_activation_name(layer), use_bias=layer.use_bias)
+    if kind == "Dropout":
+        return tl.Dropout(layer.rate)
+    if kind == "Flatten":
+        return tl.Flatten()
+    if kind == "Activation":
+        return tl.Activation(_activation_name(layer))
+    if kind == "ReLU":
+        if layer.max_value is not None or layer.negative_slope or layer.threshold:
+            raise ValueError(
+                f"from_keras: ReLU layer '{layer.name}' has max_value={layer.max_value}, "
+                f"negative_slope={layer.negative_slope}, threshold={layer.threshold}; tinynn's "
+                "ReLU is max(x, 0) only."
+            )
+        return tl.ReLU()
+    if kind == "Softmax":
+        if layer.axis not in (-1, [-1]):
+            raise ValueError(f"from_keras: Softmax layer '{layer.name}' uses axis={layer.axis}; "
+                             "tinynn supports only the last axis.")
+        return tl.Softmax()
+    raise _unsupported(layer, "from_keras")
+
+
+def from_keras(keras_model) -> Sequential:
+    """A tinynn Sequential with the architecture and weights of a Keras Sequential.
+
+    Weights are converted to tinynn's floatx (`tinynn.config.set_floatx`).
+
+    Args:
+        keras_model: a built `keras.Sequential` of supported layers.
+
+    Returns:
+        The tinynn model (not compiled).
+    """
+    if type(keras_model).__name__ != "Sequential" or not hasattr(keras_model, "layers"):
+        raise TypeError(f"from_keras expected a keras.Sequential model, got {type(keras_model)}.")
+    if not keras_model.built:
+        raise ValueError("from_keras needs a built Keras model: give it an Input first.")
+    converted = [_layer_from_keras(layer) for layer in keras_model.layers]
+    model = Sequential([tl.Input(tuple(keras_model.input_shape[1:])), *converted],
+                       name=keras_model.name)
+    model.set_weights(keras_model.get_weights())
+    return model
+
+
+def _layer_to_keras(keras, layer, dtype: str):
+    kind = type(layer).__name__
+    if kind == "Dense":
+        return keras.layers.Dense(layer.units, activation=layer.activation,
+                                  use_bias=layer.use_bias, dtype=dtype)
+    if kind == "Dropout":
+        return keras.layers.Dropout(layer.rate, dtype=dtype)
+    if kind == "Flatten":
+        return keras.layers.Flatten(dtype=dtype)
+    if kind in ("ReLU", "Softmax"):
+        return getattr(keras.layers, kind)(dtype=dtype)
+    if kind == "Activation":
+        return keras.layers.Activation(layer.activation, dtype=dtype)
+    raise _unsupported(layer, "to_keras")
+
+
+def _compile_like(keras, keras_model, model: Sequential) -> None:
+    """Compile the Keras model with the same loss, metrics and optimizer hyperparameters."""
+    opt = model.optimizer
+    if isinstance(opt, optimizers.Adam):
+        k_opt = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2,
+                                      epsilon=opt.epsilon)
+    else:
+        k_opt = keras.optimizers.SGD(opt.learning_rate, momentum=opt.momentum,
+                                     nesterov=opt.nesterov)
+    assert isinstance(model.loss, losses.SparseCategoricalCrossentropy)
+    keras_model.compile(
+        optimizer=k_opt,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=model.loss.from_logits),
+        metrics=model.metrics_names[1:],
+    )
+
+
+def to_keras(model: Sequential):
+    """A `keras.Sequential` with the architecture and weights of a built tinynn model.
+
+    The Keras layers use the dtype of the tinynn weights (float32 or float64). A compiled
+    tinynn model gives a compiled Keras model (same loss, metrics and optimizer settings; the
+    optimizer's moments are not carried over).
+    """
+    import keras  # lazily: importing TensorFlow takes seconds and is optional
+
+    if not model.built:
+        raise ValueError(f"to_keras: model '{model.name}' is not built yet: give it an Input.")
+    weights = model.get_weights()
+    dtype = str(weights[0].dtype) if weights else "float32"
+    keras_model = keras.Sequential(
+        [keras.Input(model.input_shape[1:], dtype=dtype),
+         *(_layer_to_keras(keras, layer, dtype) for layer in model.layers)],
+        name=model.name,
+    )
+    keras_model.set_weights(weights)
+    if model.loss is not None:
+        _compile_like(keras, keras_model, model)
+    return keras_model
