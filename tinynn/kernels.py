@@ -128,11 +128,16 @@ def _softmax_cross_entropy(Z, y, losses, dZ):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _adam(w, g, m, v, alpha, c1, c2, eps):
+def _adam(w, g, m, v, alpha, c1, c2, eps, tiny):
     for i in range(w.size):
-        m[i] += (g[i] - m[i]) * c1
-        v[i] += (g[i] * g[i] - v[i]) * c2
-        w[i] -= (m[i] * alpha) / (np.sqrt(v[i]) + eps)
+        mi = m[i] + (g[i] - m[i]) * c1
+        vi = v[i] + (g[i] * g[i] - v[i]) * c2
+        # flush vanishing moments to zero before they turn subnormal (see adam_update)
+        mi = mi if abs(mi) >= tiny else 0
+        vi = vi if vi >= tiny else 0
+        m[i] = mi
+        v[i] = vi
+        w[i] -= (mi * alpha) / (np.sqrt(vi) + eps)
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -196,11 +201,20 @@ def softmax_cross_entropy(Z, y):
 
 
 def adam_update(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) -> None:
-    """Adam's three updates in one pass over flat views (w, m, v must be contiguous)."""
+    """Adam's three updates in one pass over flat views (w, m, v must be contiguous).
+
+    Weights whose gradient is always 0 (the seed MLP's border pixels) have moments that decay
+    geometrically into the subnormal range, where x86 arithmetic is ~100x slower: over a
+    Fashion-MNIST epoch this made Adam 1.7 ms instead of 0.18 ms a step. So moments below
+    2**24 times the smallest normal float (2e-31 in float32) are set to 0, early enough that no
+    product of the update becomes subnormal. TensorFlow flushes subnormals to zero on the CPU
+    too; the NumPy reference keeps them. The effect on a weight is below 1e-26.
+    """
     if not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
         raise ValueError("adam_update needs C-contiguous w, m and v (they are updated in place).")
     _adam(w.reshape(-1), _c(g).reshape(-1), m.reshape(-1), v.reshape(-1),
-           alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+           alpha, one_minus_beta_1, one_minus_beta_2, epsilon,
+          w.dtype.type(np.finfo(w.dtype).tiny * 2**24))
 
 
 def sgd_update(w, g, velocity, learning_rate, momentum, nesterov: bool) -> None:
