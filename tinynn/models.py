@@ -19,6 +19,7 @@ from tinynn.summary import summary_table
 from tinynn.validation import as_features as _as_features
 from tinynn.validation import as_labels as _as_labels
 from tinynn.validation import positive_int as _positive_int
+from tinynn.validation import split_validation
 
 __all__ = ["Sequential", "load_model"]
 
@@ -312,34 +313,8 @@ class Sequential:
         if callbacks is not None and not isinstance(callbacks, (list, tuple)):
             raise TypeError(f"callbacks must be a list of Callback objects, got {callbacks!r}.")
         verbose = 1 if verbose == "auto" else verbose
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val).")
-            x_val = _as_features(validation_data[0], "validation_data[0]")
-            if x_val.shape[1:] != x.shape[1:]:
-                raise ValueError(
-                    f"validation_data[0] must have samples shaped like x's, {x.shape[1:]}, got "
-                    f"shape {x_val.shape}."
-                )
-            y_val = _as_labels(validation_data[1], x_val.shape[0], self.output_shape[-1],
-                               "validation_data[1]")
-        elif validation_split:
-            if not isinstance(validation_split, (int, float, np.floating)) \
-                    or not 0 < validation_split < 1:
-                raise ValueError(
-                    "validation_split must be in [0, 1), "
-                    f"got validation_split={validation_split!r}."
-                )
-            split = int(np.floor(x.shape[0] * (1.0 - validation_split)))
-            if split == 0 or split == x.shape[0]:
-                raise ValueError(
-                    f"validation_split={validation_split} of {x.shape[0]} samples leaves "
-                    f"{split} for training and {x.shape[0] - split} for validation; both "
-                    "must be non-empty."
-                )
-            x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
-        else:
-            x_val = y_val = None
+        x, y, x_val, y_val = split_validation(x, y, validation_data, validation_split,
+                                              self.output_shape[-1])
 
         steps = -(-x.shape[0] // batch_size)
         self.history = History()

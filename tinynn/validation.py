@@ -82,3 +82,40 @@ def positive_int(value, argument: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{argument} must be a positive integer, got {argument}={value!r}.")
     return int(value)
+
+
+def split_validation(x, y, validation_data, validation_split, n_classes: int):
+    """`fit`'s validation set: `validation_data` checked and converted, or the last
+    `validation_split` fraction of (x, y), taken before any shuffling as in Keras.
+
+    Returns (x, y, x_val, y_val); x_val and y_val are None without validation.
+    """
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data must be a tuple (x_val, y_val).")
+        x_val = as_features(validation_data[0], "validation_data[0]")
+        if x_val.shape[1:] != x.shape[1:]:
+            raise ValueError(
+                f"validation_data[0] must have samples shaped like x's, {x.shape[1:]}, got "
+                f"shape {x_val.shape}."
+            )
+        y_val = as_labels(validation_data[1], x_val.shape[0], n_classes,
+                           "validation_data[1]")
+    elif validation_split:
+        if not isinstance(validation_split, (int, float, np.floating)) \
+                or not 0 < validation_split < 1:
+            raise ValueError(
+                "validation_split must be in [0, 1), "
+                f"got validation_split={validation_split!r}."
+            )
+        split = int(np.floor(x.shape[0] * (1.0 - validation_split)))
+        if split == 0 or split == x.shape[0]:
+            raise ValueError(
+                f"validation_split={validation_split} of {x.shape[0]} samples leaves "
+                f"{split} for training and {x.shape[0] - split} for validation; both "
+                "must be non-empty."
+            )
+        x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
+    else:
+        x_val = y_val = None
+    return x, y, x_val, y_val
