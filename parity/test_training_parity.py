@@ -6,8 +6,14 @@ separately) removes the largest source of seed-to-seed variance.
 
 Default: all 60,000 training images (validation_split 0.1 -> 54,000), 2 epochs.
 `--full`: all 60,000 (54,000 after the split), up to 30 epochs with
-EarlyStopping(patience=5, restore_best_weights=True), as in examples/fashion.py; losses are
-compared over the epochs both runs completed.
+EarlyStopping(patience=5, restore_best_weights=True), as in examples/fashion.py.
+
+What "per-epoch mean training loss within 2%" compares: for each epoch, the training loss
+averaged over the three seeds, Keras's against tinynn's, over the epochs that all six runs
+completed (early stopping ends runs at different epochs). One seed of Keras against the same
+seed of tinynn is not a like-for-like pair: the two draw different dropout masks and batch
+orders, so that gap is seed-to-seed noise. It is reported next to Keras's own seed-to-seed spread,
+the yardstick for it, but not asserted.
 """
 
 import time
@@ -58,13 +64,18 @@ def test_seed_recipe_with_dropout_trains_like_keras(keras, fashion, full, report
                f"Keras {np.round(r['keras']['loss'], 4).tolist()} "
                f"tinynn {np.round(r['tinynn']['loss'], 4).tolist()}")
     gap_pp = 100 * abs(acc["keras"].mean() - acc["tinynn"].mean())
-    worst = 0.0
-    for r in runs:
-        n = min(len(r["keras"]["loss"]), len(r["tinynn"]["loss"]))
-        rel = np.abs(r["tinynn"]["loss"][:n] - r["keras"]["loss"][:n]) / r["keras"]["loss"][:n]
-        worst = max(worst, float(rel.max()))
+    common = min(len(r[f]["loss"]) for r in runs for f in ("keras", "tinynn"))
+    loss = {f: np.array([r[f]["loss"][:common] for r in runs]) for f in ("keras", "tinynn")}
+    mean_gap = np.abs(loss["tinynn"].mean(0) - loss["keras"].mean(0)) / loss["keras"].mean(0)
+    per_seed_gap = np.abs(loss["tinynn"] - loss["keras"]) / loss["keras"]
+    keras_spread = np.ptp(loss["keras"], axis=0) / loss["keras"].mean(0)
     report("training summary", f"mean test accuracy Keras {acc['keras'].mean():.4f} tinynn "
-           f"{acc['tinynn'].mean():.4f} (gap {gap_pp:.2f} pp); worst per-epoch training-loss "
-           f"gap {100 * worst:.2f}%")
+           f"{acc['tinynn'].mean():.4f} (gap {gap_pp:.2f} pp); seed-mean training loss over the "
+           f"{common} epochs all runs completed: worst gap {100 * mean_gap.max():.2f}% (epoch "
+           f"{mean_gap.argmax() + 1}); same-seed pairs (not asserted): worst gap "
+           f"{100 * per_seed_gap.max():.2f}%, against Keras's own seed-to-seed spread of up to "
+           f"{100 * keras_spread.max():.2f}%")
     assert gap_pp <= 0.5, f"mean test accuracy {gap_pp:.2f} pp apart (bound 0.5 pp)"
-    assert worst <= 0.02, f"a per-epoch mean training loss is {100 * worst:.2f}% apart (bound 2%)"
+    assert mean_gap.max() <= 0.02, \
+        f"the seed-mean training loss of epoch {mean_gap.argmax() + 1} is " \
+        f"{100 * mean_gap.max():.2f}% apart (bound 2%)"

@@ -31,13 +31,14 @@ _CODES = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "softmax": 4}
 def _bias_activation(Z, b, code, A):
     """Z += b (in place); A = f(Z), for the activation numbered `code`."""
     n, units = Z.shape
+    zero, one = Z.dtype.type(0), Z.dtype.type(1)  # typed constants: a bare 0 means float64
     for i in range(n):
         for j in range(units):
             Z[i, j] += b[j]
     if code == 1:
         for i in range(n):
             for j in range(units):
-                A[i, j] = Z[i, j] if Z[i, j] > 0 else 0
+                A[i, j] = Z[i, j] if Z[i, j] > 0 else zero
     elif code == 2:
         for i in range(n):
             for j in range(units):
@@ -47,7 +48,7 @@ def _bias_activation(Z, b, code, A):
             for j in range(units):
                 z = Z[i, j]
                 e = np.exp(-abs(z))
-                A[i, j] = 1 / (1 + e) if z >= 0 else e / (1 + e)
+                A[i, j] = one / (one + e) if z >= 0 else e / (one + e)
     elif code == 4:
         for i in range(n):
             top = Z[i, 0]
@@ -67,6 +68,7 @@ def _bias_activation(Z, b, code, A):
 def _activation_backward_colsum(dA, A, code, dZ, db):
     """dZ = f'(dA) given the output A; db = sum over rows of dZ (accumulated in float64)."""
     n, units = dA.shape
+    zero, one = dA.dtype.type(0), dA.dtype.type(1)
     acc = np.zeros(units)
     for i in range(n):
         dot = 0.0
@@ -77,11 +79,11 @@ def _activation_backward_colsum(dA, A, code, dZ, db):
             g = dA[i, j]
             a = A[i, j]
             if code == 1:
-                g = g if a > 0 else 0
+                g = g if a > 0 else zero
             elif code == 2:
-                g = g * (1 - a * a)
+                g = g * (one - a * a)
             elif code == 3:
-                g = g * a * (1 - a)
+                g = g * a * (one - a)
             elif code == 4:
                 g = a * (g - dot)
             dZ[i, j] = g
@@ -103,9 +105,10 @@ def _colsum(dZ, db):
 @nb.njit(cache=True, error_model="numpy")
 def _dropout(X, U, rate, scale, Y, mask):
     n, m = X.shape
+    zero = X.dtype.type(0)
     for i in range(n):
         for j in range(m):
-            k = scale if U[i, j] >= rate else 0
+            k = scale if U[i, j] >= rate else zero
             mask[i, j] = k
             Y[i, j] = X[i, j] * k
 
@@ -129,12 +132,13 @@ def _softmax_cross_entropy(Z, y, losses, dZ):
 
 @nb.njit(cache=True, error_model="numpy")
 def _adam(w, g, m, v, alpha, c1, c2, eps, tiny):
+    zero = w.dtype.type(0)  # a bare 0 below would make numba compute the update in float64
     for i in range(w.size):
         mi = m[i] + (g[i] - m[i]) * c1
         vi = v[i] + (g[i] * g[i] - v[i]) * c2
         # flush vanishing moments to zero before they turn subnormal (see adam_update)
-        mi = mi if abs(mi) >= tiny else 0
-        vi = vi if vi >= tiny else 0
+        mi = mi if abs(mi) >= tiny else zero
+        vi = vi if vi >= tiny else zero
         m[i] = mi
         v[i] = vi
         w[i] -= (mi * alpha) / (np.sqrt(vi) + eps)
