@@ -1,13 +1,14 @@
 """Training speed of the seed MLP: tinynn (numba), tinynn (numpy), Keras and PyTorch, one run.
 
-    python benchmarks/train_speed.py                  # batch 32 and 256, 3 timed epochs each
-    python benchmarks/train_speed.py --epochs 2 --batch-sizes 32
+    python benchmarks/train_speed.py                  # batch 32 and 256, 3 rounds
+    python benchmarks/train_speed.py --rounds 1 --batch-sizes 32 --systems tinynn-numba,keras
 
 Same model (784-512-256-128-10, ReLU, Dropout 0.3 twice, softmax), same optimizer (Adam,
 lr 5e-4), same data (54,000 real Fashion-MNIST training images, float32). Each system runs in its
 own process, so import times, thread pools and peak memory are its own. An epoch's time is the
-median over the timed epochs (a warm-up epoch before them is not counted). Nothing is asserted:
-timings on shared machines are noisy, so compare the ratios printed within one run.
+median over the timed epochs (a warm-up epoch before them is not counted). The systems run in
+rounds, interleaved, and ratios are taken within a round: on these shared machines the speed of
+the same code drifts by 2x or more over minutes. Nothing is asserted: compare the ratios.
 """
 
 import argparse
@@ -168,7 +169,9 @@ def run(system: str, batch: int, epochs: int, env: dict) -> "dict | str":
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs per system (default 3)")
+    p.add_argument("--epochs", type=int, default=2, help="timed epochs per run (default 2)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds; each runs every system once, interleaved (default 3)")
     p.add_argument("--batch-sizes", default="32,256", help="comma-separated (default 32,256)")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -178,39 +181,68 @@ def main() -> None:
         worker(args.worker, batches[0], args.epochs)
         return
 
-    gflops = sgemm_gflops()
-    roofline_s = FLOP_PER_EPOCH / (gflops * 1e9)
-    print(f"sgemm through NumPy's BLAS: {gflops:.0f} GFLOP/s -> roofline {roofline_s:.2f} s/epoch "
-          f"({FLOP_PER_EPOCH / 1e12:.2f} TFLOP per epoch of {N_TRAIN:,} images)")
+    systems = args.systems.split(",")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     cold = tempfile.mkdtemp(prefix="tinynn-numba-cache-")
-    rows = []
-    for batch in batches:
-        results = {}
-        for system in args.systems.split(","):
-            # a fresh numba cache for the first tinynn-numba run, so its first fit shows compiling
-            run_env = dict(env, NUMBA_CACHE_DIR=cold) if system == "tinynn-numba" else env
-            results[system] = run(system, batch, args.epochs, run_env)
-            print(f"  batch {batch:>3} {system:<13} done", flush=True)
-        keras = results.get("keras")
-        keras_s = statistics.median(keras["epoch_times"]) if isinstance(keras, dict) else None
-        for system, r in results.items():
-            if not isinstance(r, dict):
-                rows.append(f"| {batch} | {system} | {r} |")
+    # runs[batch][system] is a list with one result per round; gflops one figure per round
+    runs = {b: {s: [] for s in systems} for b in batches}
+    gflops = []
+    for round_ in range(args.rounds):
+        gflops.append(sgemm_gflops())
+        for batch in batches:
+            for system in systems:
+                # a fresh numba cache for the very first tinynn-numba run shows compiling
+                first = round_ == 0 and batch == batches[0] and system == "tinynn-numba"
+                run_env = dict(env, NUMBA_CACHE_DIR=cold) if first else env
+                runs[batch][system].append(run(system, batch, args.epochs, run_env))
+                r = runs[batch][system][-1]
+                s = f"{statistics.median(r['epoch_times']):.2f} s/epoch" \
+                    if isinstance(r, dict) else r
+                print(f"  round {round_ + 1} batch {batch:>3} {system:<13} {s}", flush=True)
+    report(runs, gflops, args)
+
+
+def ratio(results: list, reference: list) -> str:
+    """Median (and range) over rounds of a system's s/epoch over the reference's, same round."""
+    ratios = [statistics.median(r["epoch_times"]) / statistics.median(k["epoch_times"])
+              for r, k in zip(results, reference, strict=False)
+              if isinstance(r, dict) and isinstance(k, dict)]
+    if not ratios:
+        return "-"
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def report(runs: dict, gflops: list, args) -> None:
+    """Print the table. A system's s/epoch is the median over rounds of its per-run median; its
+    ratio to Keras is the median of the ratios taken within each round (the machine's speed
+    drifts between rounds, and both systems of a ratio ran close together in time)."""
+    gf = statistics.median(gflops)
+    roofline_s = FLOP_PER_EPOCH / (gf * 1e9)
+    print(f"\nsgemm through NumPy's BLAS: {gf:.0f} GFLOP/s (median of rounds: "
+          f"{', '.join(f'{g:.0f}' for g in gflops)}) -> roofline {roofline_s:.2f} s/epoch "
+          f"({FLOP_PER_EPOCH / 1e12:.2f} TFLOP per epoch of {N_TRAIN:,} images)")
+    print(f"{args.rounds} rounds x {args.epochs} timed epochs after a warm-up epoch\n")
+    print("| batch | system | s/epoch (median) | samples/s | x Keras (range) | x PyTorch (range) | "
+          "% of roofline | predict img/s | peak RSS MB | import s | warm-up s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for batch, by_system in runs.items():
+        for system, results in by_system.items():
+            ok = [r for r in results if isinstance(r, dict)]
+            if not ok:
+                print(f"| {batch} | {system} | {results[0]} |")
                 continue
-            s = statistics.median(r["epoch_times"])
-            ratio = f"{s / keras_s:.2f}" if keras_s else "-"
-            rows.append(
-                f"| {batch} | {system} | {s:.2f} | {N_TRAIN / s:,.0f} | {ratio} | "
-                f"{100 * roofline_s / s:.0f}% | {10_000 / r['predict_s']:,.0f} | "
-                f"{r['peak_rss_mb']:.0f} | {r['import_s']:.2f} | {r['first_fit_s']:.2f} |")
-    print()
-    print("| batch | system | s/epoch (median) | samples/s | x Keras | % of roofline | "
-          "predict img/s | peak RSS MB | import s | warm-up s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    print("\n".join(rows))
-    print("\nwarm-up: tinynn, the first fit (64 images) with a cold numba cache, i.e. compiling; "
-          "Keras and PyTorch, the first epoch's time beyond the median (graph tracing etc.).")
+            s = statistics.median(statistics.median(r["epoch_times"]) for r in ok)
+            med = {k: statistics.median(r[k] for r in ok)
+                   for k in ("predict_s", "peak_rss_mb", "import_s")}
+            print(f"| {batch} | {system} | {s:.2f} | {N_TRAIN / s:,.0f} | "
+                  f"{ratio(results, by_system.get('keras', []))} | "
+                  f"{ratio(results, by_system.get('pytorch', []))} | "
+                  f"{100 * roofline_s / s:.0f}% | {10_000 / med['predict_s']:,.0f} | "
+                  f"{med['peak_rss_mb']:.0f} | {med['import_s']:.2f} | "
+                  f"{ok[0]['first_fit_s']:.2f} |")
+    print("\nwarm-up (first round): tinynn, the first fit (64 images), compiling with a cold numba "
+          "cache in the first tinynn-numba run; Keras and PyTorch, the first epoch's time beyond "
+          "the median (graph tracing etc.).")
     print("\nTargets: batch 32 <= 0.30 x Keras and x PyTorch; batch 256 >= 60% of roofline; "
           "import tinynn < 0.3 s; predict >= Keras.")
 
