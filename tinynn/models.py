@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from tinynn import backend, losses, optimizers, safety, utils
+from tinynn import backend, losses, optimizers, parameters, safety, utils
 from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.io import load_model, save_model
@@ -18,6 +18,7 @@ from tinynn.progbar import Progbar
 from tinynn.summary import summary_table
 from tinynn.validation import as_features as _as_features
 from tinynn.validation import as_labels as _as_labels
+from tinynn.validation import non_negative_int as _non_negative_int
 from tinynn.validation import positive_int as _positive_int
 from tinynn.validation import split_validation
 
@@ -75,32 +76,8 @@ class Sequential:
         first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
         for i, layer in enumerate(self.layers):
             layer.compute_input_grad = i > first
-        self._pack_parameters()
+        self._flat_params, self._flat_grads = parameters.pack(self.layers)
         self.built = True
-
-    def _pack_parameters(self) -> None:
-        """Move all parameters into one flat array, and all gradients into another; each layer's
-        `params[name]` and `grads[name]` become views (reshaped slices) of them.
-
-        Nothing changes for the layers, but the optimizer can now update the whole model with
-        one call, in one pass over memory: at batch 32 that pass is the largest cost of a step.
-        """
-        views = [(layer, name) for layer in self.layers for name in layer.params]
-        dtypes = {layer.params[name].dtype for layer, name in views}
-        if len(dtypes) != 1:
-            self._flat_params = self._flat_grads = None  # mixed dtypes: update array by array
-            return
-        size = sum(layer.params[name].size for layer, name in views)
-        self._flat_params = np.empty(size, dtypes.pop())
-        self._flat_grads = np.zeros_like(self._flat_params)
-        start = 0
-        for layer, name in views:
-            p = layer.params[name]
-            end = start + p.size
-            self._flat_params[start:end] = p.reshape(-1)
-            layer.params[name] = self._flat_params[start:end].reshape(p.shape)
-            layer.grads[name] = self._flat_grads[start:end].reshape(p.shape)
-            start = end
 
     def _ensure_built(self, x: np.ndarray) -> None:
         if not self.layers:
@@ -304,12 +281,8 @@ class Sequential:
         """
         x, y = self._prepare(x, y, "fit")
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got epochs={epochs!r}.")
-        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
-                or initial_epoch < 0:
-            raise ValueError("initial_epoch must be a non-negative integer, got "
-                             f"initial_epoch={initial_epoch!r}.")
+        epochs = _non_negative_int(epochs, "epochs")
+        initial_epoch = _non_negative_int(initial_epoch, "initial_epoch")
         if callbacks is not None and not isinstance(callbacks, (list, tuple)):
             raise TypeError(f"callbacks must be a list of Callback objects, got {callbacks!r}.")
         verbose = 1 if verbose == "auto" else verbose

@@ -84,6 +84,13 @@ def positive_int(value, argument: str) -> int:
     return int(value)
 
 
+def non_negative_int(value, argument: str) -> int:
+    """`value` as an int, or a ValueError naming `argument` unless it is an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{argument} must be a non-negative integer, got {argument}={value!r}.")
+    return int(value)
+
+
 def split_validation(x, y, validation_data, validation_split, n_classes: int):
     """`fit`'s validation set: `validation_data` checked and converted, or the last
     `validation_split` fraction of (x, y), taken before any shuffling as in Keras.
