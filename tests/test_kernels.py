@@ -180,3 +180,33 @@ def test_float32_kernels_stay_in_float32(name):
     fresh(*args)
     (llvm_ir,) = fresh.inspect_llvm().values()
     assert "fpext" not in llvm_ir, f"{name} converts float32 values to float64"
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT,
+                    reason="counts compilations; make test runs it in the JIT pass")
+def test_a_second_process_loads_the_kernels_from_the_cache(tmp_path):
+    """cache=True: the first process compiles the kernels and writes them to the cache; a second
+    process training the same model loads every kernel from it and compiles nothing."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np, tinynn
+from tinynn import kernels
+from tinynn.layers import Dense, Dropout
+model = tinynn.Sequential([tinynn.Input((6,)), Dense(5, activation="relu"), Dropout(0.5),
+                           Dense(3, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(np.ones((8, 6), "float32"), np.arange(8) % 3, epochs=1, verbose=0)
+used = [f for f in vars(kernels).values() if hasattr(f, "stats") and f.signatures]
+print(len(used), sum(sum(f.stats.cache_hits.values()) for f in used),
+      sum(sum(f.stats.cache_misses.values()) for f in used))
+"""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, check=True).stdout.split() for _ in range(2)]
+    (used, hits_1, misses_1), (used_2, hits_2, misses_2) = [map(int, r) for r in runs]
+    assert used >= 4 and used_2 == used  # bias+activation, backward, dropout, softmax-CE, Adam
+    assert hits_1 == 0 and misses_1 == used, "the first process should compile every kernel"
+    assert misses_2 == 0 and hits_2 == used, "the second process recompiled a kernel"
