@@ -14,6 +14,14 @@ completed (early stopping ends runs at different epochs). One seed of Keras agai
 seed of tinynn is not a like-for-like pair: the two draw different dropout masks and batch
 orders, so that gap is seed-to-seed noise. It is reported next to Keras's own seed-to-seed spread,
 the yardstick for it, but not asserted.
+
+Shuffling: once seeded with `keras.utils.set_random_seed`, Keras 3.15's `fit(shuffle=True)` on
+arrays feeds the same order in every epoch (the permutation op restarts with the dataset
+iterator; `test_keras_seeded_fit_repeats_its_shuffle_order` shows it), whereas its documentation,
+and tinynn, shuffle anew before each epoch. With a fixed order the running training loss falls
+faster (6% lower than reshuffled training after 8 epochs without dropout, measured), so Keras is
+fed a `tf.data` pipeline that reshuffles every epoch, with the same last 10% as validation data:
+both frameworks then train as documented.
 """
 
 import time
@@ -26,9 +34,56 @@ import tinynn
 SEEDS = (0, 1, 2)
 
 
+def reshuffled_batches(x, y, seed: int):
+    """Batches of 32 in a new order every epoch (what `fit(shuffle=True)` documents)."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
+        len(x), seed=seed, reshuffle_each_iteration=True).batch(32)
+
+
+def fed_orders(keras, fit_args, epochs: int) -> list:
+    """The sample order a Keras `fit` feeds in each epoch (samples are numbered by their x)."""
+    import tensorflow as tf
+
+    seen = []
+
+    class Recorder(keras.Model):
+        def train_step(self, data):
+            x_batch = data[0]
+            tf.py_function(lambda v: seen.append(v.numpy().ravel().astype(int).tolist()) or 0,
+                           [x_batch], tf.int64)
+            return {"n": tf.reduce_sum(x_batch)}
+
+    model = Recorder()
+    model.compile()
+    model.fit(**fit_args, epochs=epochs, verbose=0)
+    per_epoch = len(seen) // epochs
+    return [sum(seen[e * per_epoch:(e + 1) * per_epoch], []) for e in range(epochs)]
+
+
+def test_keras_seeded_fit_repeats_its_shuffle_order(keras, report):
+    """Why the Keras side of the training comparison gets a `tf.data` pipeline: seeded, Keras's
+    `fit(x, y, shuffle=True)` repeats one order; the pipeline gives a new order each epoch."""
+    n = 100
+    x, y = np.arange(n, dtype="float32").reshape(n, 1), np.zeros(n, "int64")
+    keras.utils.set_random_seed(0)
+    arrays = fed_orders(keras, dict(x=x, y=y, batch_size=20, shuffle=True), 3)
+    keras.utils.set_random_seed(0)
+    pipeline = fed_orders(keras, dict(x=reshuffled_batches(x, y, 0), shuffle=False), 3)
+    for orders in (arrays, pipeline):
+        assert all(sorted(o) == list(range(n)) for o in orders)
+    repeats = len({tuple(o) for o in arrays}) == 1
+    report("Keras fit(x, y, shuffle=True) after set_random_seed, 3 epochs",
+           "repeats the first epoch's order" if repeats else "reshuffles every epoch")
+    assert len({tuple(o) for o in pipeline}) == 3, "the tf.data pipeline did not reshuffle"
+
+
 def train_pair(keras, fashion, seed: int, n_train: int, epochs: int, early_stopping: bool):
     (x, y), (xt, yt) = fashion
     x, y, xt = x[:n_train].astype("float32"), y[:n_train], xt.astype("float32")
+    n_val = int(0.1 * len(x))  # validation_split=0.1: the last 10%, before any shuffling
+    x_train, y_train, x_val, y_val = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
     results = {}
     keras.utils.set_random_seed(seed)
     tinynn.utils.set_random_seed(seed)
@@ -42,8 +97,13 @@ def train_pair(keras, fashion, seed: int, n_train: int, epochs: int, early_stopp
                                                  restore_best_weights=True)] \
             if early_stopping else []
         start = time.perf_counter()
-        history = model.fit(x, y, batch_size=32, epochs=epochs, validation_split=0.1,
-                            callbacks=callbacks, verbose=0)
+        if lib is keras:
+            history = model.fit(reshuffled_batches(x_train, y_train, seed), epochs=epochs,
+                                validation_data=(x_val, y_val), shuffle=False,  # shuffled above
+                                callbacks=callbacks, verbose=0)
+        else:
+            history = model.fit(x, y, batch_size=32, epochs=epochs, validation_split=0.1,
+                                callbacks=callbacks, verbose=0)
         seconds = time.perf_counter() - start
         _, accuracy = model.evaluate(xt, yt, verbose=0)
         results[name] = dict(loss=np.array(history.history["loss"]), accuracy=accuracy,

@@ -262,3 +262,28 @@ def test_metric_given_as_function_is_named_like_keras():
                   metrics=[tinynn.metrics.sparse_categorical_accuracy])
     logs = model.evaluate(x, y, verbose=0, return_dict=True)
     assert list(logs) == ["loss", "sparse_categorical_accuracy"]
+
+
+def test_fit_reshuffles_the_data_every_epoch_even_when_seeded():
+    """shuffle=True means a new order each epoch, each sample once per epoch, also after
+    `set_random_seed`. (Keras 3.15 on TensorFlow repeats the first epoch's order in every epoch
+    once seeded, against its own documentation; see parity/README.md.)"""
+    tinynn.utils.set_random_seed(0)
+    n = 40
+    x, y = np.arange(n, dtype=np.float32).reshape(n, 1), np.arange(n) % 2
+    model = tinynn.Sequential([tinynn.Input((1,)), layers.Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy")
+    orders, step = [], model._train_step
+
+    def recording_step(X, y_batch):
+        orders[-1].extend(X[:, 0].astype(int).tolist())
+        return step(X, y_batch)
+
+    class NewEpoch(tinynn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            orders.append([])
+
+    model._train_step = recording_step
+    model.fit(x, y, epochs=3, batch_size=8, callbacks=[NewEpoch()], verbose=0)
+    assert len(orders) == 3 and all(sorted(o) == list(range(n)) for o in orders)
+    assert len({tuple(o) for o in orders}) == 3, "the same order was used in two epochs"
