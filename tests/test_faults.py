@@ -133,7 +133,17 @@ def test_keyboard_interrupt_keeps_completed_epochs_and_calls_on_train_end(capsys
     assert "Training interrupted at epoch 3/5, batch 4/5" in capsys.readouterr().err
 
 
-def test_sigint_during_an_optimizer_step_waits_for_the_whole_step():
+@pytest.fixture
+def default_sigint():
+    """Python's own Ctrl-C handler for the test, whatever the suite inherited: a shell that runs
+    a job in the background (`make test &`, nohup) starts it with SIGINT ignored, and then
+    neither Python nor tinynn's guard installs a handler."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_sigint_during_an_optimizer_step_waits_for_the_whole_step(default_sigint):
     """SIGINT arrives while the optimizer has updated only the first parameter: without the
     guard the KeyboardInterrupt would leave the step half applied."""
     model, _, x, y = poisoned_model()
