@@ -1,4 +1,4 @@
-"""Initialisers (glorot_uniform, zero bias) and optimizers (Adam, SGD) against Keras's own.
+"""Initialisers (glorot_uniform, zero bias) and optimizers (Adam, RMSprop, SGD) against Keras's own.
 
 Initialisers draw from different random streams, so they are compared statistically: bounds
 exactly, mean and variance within 5 standard errors of the formula, and a two-sample
@@ -56,6 +56,12 @@ OPTIMIZERS = {
         (dict(learning_rate=0.01, beta_1=0.8, beta_2=0.95, epsilon=1e-4), "Adam"),
     "Adam(lr=0.003, beta_1=0.5, beta_2=0.9999, epsilon=1e-9)":
         (dict(learning_rate=0.003, beta_1=0.5, beta_2=0.9999, epsilon=1e-9), "Adam"),
+    "RMSprop()": ({}, "RMSprop"),
+    "RMSprop(lr=0.01, rho=0.8, epsilon=1e-4)":
+        (dict(learning_rate=0.01, rho=0.8, epsilon=1e-4), "RMSprop"),
+    "RMSprop(lr=0.003, momentum=0.9)": (dict(learning_rate=0.003, momentum=0.9), "RMSprop"),
+    "RMSprop(lr=0.001, momentum=0.5, centered=True)":
+        (dict(learning_rate=0.001, momentum=0.5, centered=True), "RMSprop"),
     "SGD()": ({}, "SGD"),
     "SGD(lr=0.1, momentum=0.9)": (dict(learning_rate=0.1, momentum=0.9), "SGD"),
     "SGD(lr=0.05, momentum=0.9, nesterov=True)":

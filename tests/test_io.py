@@ -79,8 +79,9 @@ def test_round_trip_is_bit_identical(tmp_path, dtype):
     assert loaded.get_weights()[0].dtype == np.dtype(dtype)
 
 
-@pytest.mark.parametrize("optimizer", [lambda: tinynn.optimizers.Adam(0.01),
-                                       lambda: tinynn.optimizers.SGD(0.05, momentum=0.9)])
+@pytest.mark.parametrize("optimizer", [
+    lambda: tinynn.optimizers.Adam(0.01), lambda: tinynn.optimizers.SGD(0.05, momentum=0.9),
+    lambda: tinynn.optimizers.RMSprop(0.003, momentum=0.5, centered=True)])
 def test_resumed_training_equals_uninterrupted_training(tmp_path, optimizer):
     """Shuffling, dropout masks and the optimizer moments all continue where they stopped."""
     model, x, y = make(optimizer=optimizer())

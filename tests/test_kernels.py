@@ -104,6 +104,18 @@ def test_optimizer_updates(size, dtype, seed, nesterov):
     kernels.sgd_update(w, g, vel, f(0.1), f(0.9), nesterov)
     close(w, w_ref, dtype, "sgd w")
     close(vel, vel_ref, dtype, "sgd velocity")
+    for momentum, centered in ((0.0, False), (0.9, True)):
+        state = [np.abs(rng.normal(size=size)).astype(dtype) for _ in range(3)]
+        state[0] += 1  # centered: keep the variance estimate v - a^2 positive
+        state[1] *= 0.1
+        ref = [a.copy() for a in (w, *state)]
+        ops.rmsprop_update(ref[0], g, *ref[1:], f(1e-3), f(0.9), f(1 - 0.9), f(1e-7),
+                           f(momentum), centered)
+        kernels.rmsprop_update(w, g, *state, f(1e-3), f(0.9), f(1 - 0.9), f(1e-7), f(momentum),
+                               centered)
+        assert np.isfinite(w).all()
+        for got, want, name in zip((w, *state), ref, ("w", "v", "a", "b"), strict=True):
+            close(got, want, dtype, f"rmsprop {name} (momentum {momentum}, centered {centered})")
 
 
 def test_kernels_refuse_non_contiguous_state():
@@ -164,7 +176,7 @@ def test_import_does_not_load_numba():
 
 @pytest.mark.skipif(numba.config.DISABLE_JIT,
                     reason="inspects compiled code; make test runs it in the JIT pass")
-@pytest.mark.parametrize("name", ["_adam", "_sgd", "_dropout"])
+@pytest.mark.parametrize("name", ["_adam", "_rmsprop", "_sgd", "_dropout"])
 def test_float32_kernels_stay_in_float32(name):
     """A bare literal such as `x if c else 0` makes numba compute in float64 (int64 and float32
     unify to float64). In Adam that tripled the time of a step's update (0.5 ms instead of
@@ -175,6 +187,8 @@ def test_float32_kernels_stay_in_float32(name):
     args = {"_adam": (w, w.copy(), w.copy(), w.copy(), f(1e-3), f(0.1), f(1e-3), f(1e-7),
                       f(1e-30)),
             "_sgd": (w, w.copy(), w.copy(), f(0.1), f(0.9), True),
+            "_rmsprop": (w, w.copy(), w.copy(), w.copy(), w.copy(), f(1e-3), f(0.9), f(0.1),
+                         f(1e-7), f(0.9), True),
             "_dropout": (a, a.copy(), f(0.3), f(1 / 0.7), a.copy(), a.copy())}[name]
     fresh = numba.njit(error_model="numpy")(getattr(kernels, name).py_func)
     fresh(*args)

@@ -210,14 +210,21 @@ def test_fit_before_compile_and_unknown_names():
         model.fit(x, y)
     with pytest.raises(RuntimeError, match="compile\\(\\) before evaluate"):
         model.evaluate(x, y)
-    with pytest.raises(ValueError, match="Known optimizers: adam, sgd"):
-        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="Known optimizers: adam, rmsprop, sgd"):
+        model.compile(optimizer="adagrad", loss="sparse_categorical_crossentropy")
     with pytest.raises(TypeError, match="metrics to be a list"):
         model.compile(loss="sparse_categorical_crossentropy", metrics="accuracy")
     with pytest.raises(ValueError, match="Known losses"):
         model.compile(loss="mse")
     with pytest.raises(ValueError, match="Known metrics"):
         model.compile(loss="sparse_categorical_crossentropy", metrics=["f1"])
+
+
+def test_compile_defaults_to_rmsprop_like_keras():
+    model, _, _ = small(compile=False)
+    model.compile(loss="sparse_categorical_crossentropy")
+    assert type(model.optimizer) is tinynn.optimizers.RMSprop
+    assert (model.optimizer.learning_rate, model.optimizer.rho) == (0.001, 0.9)
 
 
 def test_labels_shaped_n_by_1_and_lists_are_accepted():

@@ -1,4 +1,4 @@
-"""Adam and SGD against their formulas written out by hand, step by step."""
+"""Adam, RMSprop and SGD against their formulas written out by hand, step by step."""
 
 import numpy as np
 import pytest
@@ -78,11 +78,41 @@ def test_optimizer_refuses_other_parameters():
         opt.apply([np.ones(4)], [np.ones(4)])
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+@pytest.mark.parametrize("centered", [False, True])
+def test_rmsprop_matches_keras_formula(momentum, centered):
+    """Three float64 steps written out: v = rho v + (1 - rho) g^2, epsilon inside the root."""
+    lr, rho, eps = 0.01, 0.9, 1e-7
+    opt = optimizers.RMSprop(learning_rate=lr, rho=rho, momentum=momentum, epsilon=eps,
+                             centered=centered)
+    w = np.array([1.0, -2.0, 0.5])
+    v, a, b, expect = np.zeros(3), np.zeros(3), np.zeros(3), w.copy()
+    for g in (np.array([0.3, -1.0, 0.0]), np.array([0.1, 2.0, -0.5]), np.array([-0.2, 0.4, 1.0])):
+        opt.apply([w], [g.copy()])
+        v = rho * v + (1 - rho) * g**2
+        a = rho * a + (1 - rho) * g
+        step = lr * g / np.sqrt((v - a**2 if centered else v) + eps)
+        b = momentum * b + step
+        expect -= b if momentum else step
+        np.testing.assert_allclose(w, expect, rtol=1e-14, atol=1e-16)
+
+
+def test_rmsprop_first_step_is_lr_over_sqrt_one_minus_rho():
+    """From v = 0, the first step is lr * g / sqrt((1 - rho) g^2): lr / sqrt(0.1) = 3.16 lr."""
+    w = np.zeros(3, np.float32)
+    optimizers.RMSprop(learning_rate=0.01).apply([w], [np.array([3, -2, 0.5], np.float32)])
+    np.testing.assert_allclose(w, -0.01 / np.sqrt(0.1) * np.array([1, -1, 1]), rtol=1e-5)
+    assert w.dtype == np.float32
+
+
 @pytest.mark.parametrize("make,match", [
     (lambda: optimizers.Adam(learning_rate=0), "learning_rate"),
     (lambda: optimizers.Adam(beta_1=1.0), "beta_1"),
     (lambda: optimizers.SGD(momentum=-0.1), "momentum"),
-    (lambda: optimizers.get("rmsprop"), "Known optimizers: adam, sgd"),
+    (lambda: optimizers.RMSprop(rho=1.0), "rho"),
+    (lambda: optimizers.RMSprop(momentum=1.0), "momentum"),
+    (lambda: optimizers.RMSprop(epsilon=0), "epsilon"),
+    (lambda: optimizers.get("adagrad"), "Known optimizers: adam, rmsprop, sgd"),
 ])
 def test_bad_optimizer_arguments(make, match):
     with pytest.raises(ValueError, match=match):

@@ -8,7 +8,8 @@ The file is a NumPy `.npz` (a zip of `.npy` arrays, no pickle) holding:
   (optimizer iterations, the names of its slot arrays, the random generators' states), and for
   every array its role, shape, dtype and SHA-256;
 - `weight_0, weight_1, ...`: the parameters in Keras's order (per layer: kernel, then bias);
-- `optimizer_0, ...`: the optimizer's per-parameter state (Adam's moments, SGD's velocities).
+- `optimizer_0, ...`: the optimizer's per-parameter state (Adam's moments, RMSprop's averages,
+  SGD's velocities).
 
 Writing goes to a temporary file in the target's folder, which is flushed, fsynced and renamed
 over the target only when complete, so a crash or Ctrl-C never leaves a half-written file nor
@@ -38,6 +39,8 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Dropout, Flatten, Activati
 OPTIMIZER_CLASSES = {
     "Adam": (optimizers.Adam, ("learning_rate", "beta_1", "beta_2", "epsilon"),
              ("momentums", "velocities")),
+    "RMSprop": (optimizers.RMSprop, ("learning_rate", "rho", "momentum", "epsilon", "centered"),
+                ("velocities", "average_gradients", "momentums")),
     "SGD": (optimizers.SGD, ("learning_rate", "momentum", "nesterov"), ("velocities",)),
 }
 FLOAT_DTYPES = ("<f4", "<f8")

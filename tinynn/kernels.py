@@ -149,6 +149,27 @@ def _adam(w, g, m, v, alpha, c1, c2, eps, tiny):
 
 
 @nb.njit(cache=True, error_model="numpy")
+def _rmsprop(w, g, v, a, b, lr, rho, one_minus_rho, eps, momentum, centered):
+    zero = w.dtype.type(0)
+    for i in range(w.size):
+        gi = g[i]
+        vi = rho * v[i] + one_minus_rho * (gi * gi)
+        v[i] = vi
+        if centered:
+            ai = rho * a[i] + one_minus_rho * gi
+            a[i] = ai
+            denominator = vi - ai * ai + eps
+        else:
+            denominator = vi + eps
+        step = (lr * gi) / np.sqrt(denominator)
+        if momentum > zero:
+            b[i] = momentum * b[i] + step
+            w[i] -= b[i]
+        else:
+            w[i] -= step
+
+
+@nb.njit(cache=True, error_model="numpy")
 def _sgd(w, g, velocity, lr, momentum, nesterov):
     for i in range(w.size):
         if momentum == 0:
@@ -224,6 +245,16 @@ def adam_update(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) 
     _adam(w.reshape(-1), _c(g).reshape(-1), m.reshape(-1), v.reshape(-1),
            alpha, one_minus_beta_1, one_minus_beta_2, epsilon,
           w.dtype.type(np.finfo(w.dtype).tiny * 2**24))
+
+
+def rmsprop_update(w, g, velocity, average_grad, momentum_buffer, learning_rate, rho,
+                   one_minus_rho, epsilon, momentum, centered: bool) -> None:
+    """RMSprop (optionally centered, with momentum) in one pass over flat views."""
+    state = (w, velocity, average_grad, momentum_buffer)
+    if not all(a.flags.c_contiguous for a in state):
+        raise ValueError("rmsprop_update needs C-contiguous w and state (updated in place).")
+    _rmsprop(*(a.reshape(-1) for a in (w, _c(g), velocity, average_grad, momentum_buffer)),
+             learning_rate, rho, one_minus_rho, epsilon, momentum, bool(centered))
 
 
 def sgd_update(w, g, velocity, learning_rate, momentum, nesterov: bool) -> None:

@@ -137,12 +137,12 @@ class Sequential:
 
     # ----- compile -----------------------------------------------------------------------------
 
-    def compile(self, optimizer="adam", loss=None, metrics: "list | None" = None) -> None:
+    def compile(self, optimizer="rmsprop", loss=None, metrics: "list | None" = None) -> None:
         """Choose the optimizer, the loss and the metrics.
 
         Args:
-            optimizer: a name ("adam", "sgd") or an optimizer object. Defaults to "adam"
-                (Keras's default, "rmsprop", is not implemented).
+            optimizer: a name ("adam", "rmsprop", "sgd") or an optimizer object. Defaults to
+                "rmsprop", as in Keras.
             loss: "sparse_categorical_crossentropy" or a loss object.
             metrics: list of metric names, e.g. ["accuracy"]. Defaults to none.
         """

@@ -57,6 +57,27 @@ def adam_update(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) 
     w -= (m * alpha) / (np.sqrt(v) + epsilon)
 
 
+def rmsprop_update(w, g, velocity, average_grad, momentum_buffer, learning_rate, rho,
+                   one_minus_rho, epsilon, momentum, centered: bool) -> None:
+    """v = rho v + (1 - rho) g^2;  w -= lr g / sqrt(v + eps).
+
+    centered: a = rho a + (1 - rho) g and the denominator is sqrt(v - a^2 + eps).
+    momentum > 0: b = momentum b + step;  w -= b.  Unused buffers are not touched.
+    """
+    velocity[...] = rho * velocity + one_minus_rho * (g * g)
+    if centered:
+        average_grad[...] = rho * average_grad + one_minus_rho * g
+        denominator = velocity - average_grad * average_grad + epsilon
+    else:
+        denominator = velocity + epsilon
+    step = (learning_rate * g) / np.sqrt(denominator)
+    if momentum > 0:
+        momentum_buffer[...] = momentum * momentum_buffer + step
+        w -= momentum_buffer
+    else:
+        w -= step
+
+
 def sgd_update(w, g, velocity, learning_rate, momentum, nesterov: bool) -> None:
     """v = mu v - lr g;  w += v  (nesterov: w += mu v - lr g).  With momentum 0: w -= lr g."""
     if momentum == 0:

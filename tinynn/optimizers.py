@@ -1,8 +1,9 @@
 """Optimizers with Keras 3's update formulas and defaults. The optimizer owns the update.
 
-`apply(params, grads)` updates each parameter array in place. Per-parameter state (Adam's moments,
-SGD's momentum) is created on the first call and kept by position in the list, so the model must
-pass its parameters in the same order every step (it does: Keras's weight order).
+`apply(params, grads)` updates each parameter array in place. Per-parameter state (Adam's
+moments, RMSprop's mean squares, SGD's momentum) is created on the first call and kept by
+position in the list, so the model must pass its parameters in the same order every step (it
+does: Keras's weight order).
 """
 
 import numpy as np
@@ -136,7 +137,53 @@ class Adam(Optimizer):
                                   f(1 - self.beta_2), f(self.epsilon))
 
 
-_OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+class RMSprop(Optimizer):
+    """RMSprop as in Keras 3: divide the gradient by a running root mean square of its history.
+
+        v = rho * v + (1 - rho) * g**2
+        w -= lr * g / sqrt(v + epsilon)                  (Keras puts epsilon inside the root)
+
+    centered=True also tracks the mean gradient a = rho * a + (1 - rho) * g and divides by
+    sqrt(v - a**2 + epsilon), an estimate of the gradient's variance. momentum > 0 accumulates
+    the steps: b = momentum * b + step; w -= b.
+
+    Args:
+        learning_rate: Defaults to 0.001.
+        rho: decay of the running averages. Defaults to 0.9.
+        momentum: in [0, 1). Defaults to 0.
+        epsilon: added to the mean square. Defaults to 1e-7.
+        centered: Defaults to False.
+    """
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False):
+        super().__init__(learning_rate)
+        if not 0 <= rho < 1:
+            raise ValueError(f"RMSprop expected rho in [0, 1), got rho={rho!r}.")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"RMSprop expected momentum in [0, 1), got momentum={momentum!r}.")
+        if not epsilon > 0:
+            raise ValueError(f"RMSprop expected a positive epsilon, got epsilon={epsilon!r}.")
+        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.centered = bool(centered)
+
+    def build(self, params):
+        """Keras's slot names. All three are kept (zeros when unused), so that saved models
+        always hold the same arrays."""
+        super().build(params)
+        self.velocities = [np.zeros_like(p) for p in params]
+        self.average_gradients = [np.zeros_like(p) for p in params]
+        self.momentums = [np.zeros_like(p) for p in params]
+
+    def update(self, i, p, g):
+        f = p.dtype.type
+        backend.ops().rmsprop_update(p, g, self.velocities[i], self.average_gradients[i],
+                                     self.momentums[i], f(self.learning_rate), f(self.rho),
+                                     f(1 - self.rho), f(self.epsilon), f(self.momentum),
+                                     self.centered)
+
+
+_OPTIMIZERS = {"adam": Adam, "rmsprop": RMSprop, "sgd": SGD}
 
 
 def get(identifier) -> Optimizer:
