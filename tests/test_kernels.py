@@ -217,7 +217,7 @@ used = [f for f in vars(kernels).values() if hasattr(f, "stats") and f.signature
 print(len(used), sum(sum(f.stats.cache_hits.values()) for f in used),
       sum(sum(f.stats.cache_misses.values()) for f in used))
 """
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), TINYNN_BACKEND="numba")
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=env, check=True).stdout.split() for _ in range(2)]
     (used, hits_1, misses_1), (used_2, hits_2, misses_2) = [map(int, r) for r in runs]
