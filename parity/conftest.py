@@ -67,13 +67,10 @@ def floatx(request, keras):
 
 
 @pytest.fixture(scope="session")
-def fashion():
-    """Real Fashion-MNIST as float64 in [0, 1] (cast per test). Absent data fails, never skips."""
-    try:
-        (x, y), (xt, yt) = tinynn.datasets.fashion_mnist.load_data()
-    except FileNotFoundError as e:
-        pytest.fail(f"Real Fashion-MNIST is required: `apt-get install -y dataset-fashion-mnist` "
-                    f"(or `make test`, which installs it).\n{e}")
+def fashion(fashion_uint8):
+    """Real Fashion-MNIST as float64 in [0, 1] (cast per test); the root conftest loads it and
+    fails, never skips, when it is absent."""
+    (x, y), (xt, yt) = fashion_uint8
     return (x / 255.0, y.astype(np.int64)), (xt / 255.0, yt.astype(np.int64))
 
 

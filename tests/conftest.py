@@ -14,13 +14,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="session")
-def fashion():
-    """The real data as float32 in [0, 1]. Absent data is a failure with the fix, never a skip."""
-    try:
-        (x, y), (xt, yt) = tinynn.datasets.fashion_mnist.load_data()
-    except FileNotFoundError as e:
-        pytest.fail(f"Real Fashion-MNIST is required: `apt-get install -y dataset-fashion-mnist` "
-                    f"(or `make test`, which installs it).\n{e}")
+def fashion(fashion_uint8):
+    """The real data as float32 in [0, 1] (loaded by the root conftest: absent data fails)."""
+    (x, y), (xt, yt) = fashion_uint8
     return (x / np.float32(255), y), (xt / np.float32(255), yt)
 
 
