@@ -7,7 +7,8 @@ A lesson that reads top to bottom (the derivation is in docs/backprop.md, in the
   2. the backward pass, one chain-rule step per line;
   3. the same batch through tinynn's layers: the gradients must be the ones we computed;
   4. `tinynn.gradcheck`: every gradient against a central difference;
-  5. one Adam step written out, compared with `tinynn.optimizers.Adam`.
+  5. one Adam step written out, compared with `tinynn.optimizers.Adam`;
+  6. `fit` on the same model, which goes on from that step.
 Everything is float64 and tiny (4 samples, 5 features, 3 hidden units, 3 classes), so you can
 print any array and follow the numbers.
 """
@@ -15,7 +16,7 @@ print any array and follow the numbers.
 import numpy as np
 
 import tinynn as keras
-from tinynn import activations, layers, losses, optimizers
+from tinynn import activations, layers, losses, ops, optimizers
 
 keras.config.set_floatx("float64")  # gradient checks want float64; training is usually float32
 keras.utils.set_random_seed(0)
@@ -44,11 +45,11 @@ W1, b1, W2, b2 = dense1.kernel, dense1.bias, dense2.kernel, dense2.bias
 
 print("1. Forward pass")
 show("X", X, "the batch: N samples of D features")
-Z1 = layers.dense_forward(X, W1, b1)
+Z1 = ops.dense_forward(X, W1, b1)
 show("Z1", Z1, "Z1 = X @ W1 + b1             dense_forward, W1 is (D, H)")
 A1 = activations.relu(Z1)
 show("A1", A1, "A1 = max(Z1, 0)              relu")
-Z2 = layers.dense_forward(A1, W2, b2)
+Z2 = ops.dense_forward(A1, W2, b2)
 show("Z2", Z2, "Z2 = A1 @ W2 + b2            dense_forward: the logits, W2 is (H, C)")
 P = activations.softmax(Z2)
 show("P", P, "P = softmax(Z2), row by row  each row sums to 1")
@@ -61,13 +62,13 @@ print(f"  P =\n{P}\n  y = {y}: L is small when P[i, y[i]] is close to 1.")
 print("\n2. Backward pass: dV means dL/dV, always the same shape as V")
 dZ2 = losses.softmax_cross_entropy_backward(Z2, y)
 show("dZ2", dZ2, "dZ2 = (P - onehot(y)) / N    softmax and cross-entropy together")
-dA1, dW2, db2 = layers.dense_backward(dZ2, A1, W2)
+dA1, dW2, db2 = ops.dense_backward(dZ2, A1, W2)
 show("dW2", dW2, "dW2 = A1.T @ dZ2             each weight: its input times its output's grad")
 show("db2", db2, "db2 = sum of dZ2 over the batch")
 show("dA1", dA1, "dA1 = dZ2 @ W2.T             sends the gradient back to the hidden layer")
 dZ1 = activations.relu_backward(dA1, Z1, A1)
 show("dZ1", dZ1, "dZ1 = dA1 * [Z1 > 0]         relu passes the gradient only where it was on")
-dX, dW1, db1 = layers.dense_backward(dZ1, X, W1)
+dX, dW1, db1 = ops.dense_backward(dZ1, X, W1)
 show("dW1", dW1, "dW1 = X.T @ dZ1")
 show("db1", db1, "db1 = sum of dZ1 over the batch")
 show("dX", dX, "dX = dZ1 @ W1.T              (not needed to learn, but it is how layers chain)")
@@ -109,7 +110,7 @@ before = model.get_weights()
 expected = [adam_first_step(w, g, alpha) for w, g in zip(before, grads, strict=True)]
 print("  the first step moves every weight by about lr, whatever the size of its gradient;")
 print(f"  |w_new - w| for dense2.kernel =\n{np.abs(expected[2] - W2)}")
-model.optimizer.apply(model.trainable_weights, grads)  # the library's step, in place
+model.optimizer.apply(grads, model.trainable_weights)  # the library's step, in place
 
 
 def max_diff(arrays):
@@ -123,3 +124,10 @@ expected = [adam_first_step(w, g, alpha) for w, g in zip(before, grads, strict=T
 print(f"  alpha = {alpha:.9f}, max |by hand - tinynn's Adam| = {max_diff(expected):.1e}")
 new_L = losses.softmax_cross_entropy(model(X), y).mean()
 print(f"  loss before the step {L:.6f}, after {new_L:.6f}: {'down' if new_L < L else 'UP'}")
+
+print("\n6. The same model, after all this, trains with fit: the step above and fit's steps share")
+print("   the optimizer's state (its moments and its step count t), as in Keras.")
+history = model.fit(X, y, batch_size=N, epochs=20, verbose=0)
+print(f"  t = {model.optimizer.iterations} steps; loss {history.history['loss'][0]:.6f} at the "
+      f"first epoch, {history.history['loss'][-1]:.6f} at the last")
+assert history.history["loss"][-1] < history.history["loss"][0]

@@ -97,7 +97,7 @@ def test_optimizer_matches_keras(keras, floatx, name, steps, report):
     t_opt = getattr(tinynn.optimizers, cls)(**kwargs)
     for grads in gradient_sequence(steps, shapes, floatx):
         k_opt.apply([g.copy() for g in grads], k_vars)
-        t_opt.apply(t_params, [g.copy() for g in grads])
+        t_opt.apply([g.copy() for g in grads], t_params)
     k_final = [v.numpy() for v in k_vars]
     diff = max(np.abs(a - b).max() for a, b in zip(k_final, t_params, strict=True))
     moved = max(np.abs(a - b).max() for a, b in zip(k_final, initial, strict=True))

@@ -66,8 +66,8 @@ def test_dense_pure_functions_match_keras(keras, tf, floatx):
     b, dZ = rng.normal(size=3).astype(floatx), rng.normal(size=(9, 3)).astype(floatx)
     Wt, bt = tf.Variable(W), tf.Variable(b)
     Z_k, (dX_k, dW_k, db_k) = keras_grads(tf, lambda Xt: Xt @ Wt + bt, X, dZ, [Wt, bt])
-    close(tinynn.layers.dense_forward(X, W, b), Z_k, floatx, "dense_forward")
-    for got, want, name in zip(tinynn.layers.dense_backward(dZ, X, W), (dX_k, dW_k, db_k),
+    close(tinynn.ops.dense_forward(X, W, b), Z_k, floatx, "dense_forward")
+    for got, want, name in zip(tinynn.ops.dense_backward(dZ, X, W), (dX_k, dW_k, db_k),
                                ("dX", "dW", "db"), strict=True):
         close(got, want, floatx, f"dense_backward {name}")
 

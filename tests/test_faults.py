@@ -144,18 +144,18 @@ def default_sigint():
 
 
 def test_sigint_during_an_optimizer_step_waits_for_the_whole_step(default_sigint):
-    """SIGINT arrives while the optimizer has updated only the first parameter: without the
-    guard the KeyboardInterrupt would leave the step half applied."""
+    """SIGINT arrives in the middle of the optimizer's step: without the guard the
+    KeyboardInterrupt would leave the step half applied (the step counter not advanced)."""
     model, _, x, y = poisoned_model()
     optimizer = model.optimizer
-    update = optimizer.update
+    update_step = optimizer.update_step
 
-    def update_then_sigint(i, p, g):
-        update(i, p, g)
-        if optimizer.iterations == 6 and i == 0:
+    def update_then_sigint(grads, variables, slots):
+        update_step(grads, variables, slots)
+        if optimizer.iterations == 6:
             os.kill(os.getpid(), signal.SIGINT)
 
-    optimizer.update = update_then_sigint
+    optimizer.update_step = update_then_sigint
     with pytest.raises(KeyboardInterrupt):
         model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
     assert optimizer.iterations == 7

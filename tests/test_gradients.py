@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinynn import activations, layers, losses
+from tinynn import activations, layers, losses, ops
 from tinynn.gradient_check import assert_grad_close, numerical_grad
 
 ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "softmax"]
@@ -61,10 +61,10 @@ def test_activation_layers(layer_fn):
 def test_dropout_fixed_mask():
     rng = _rng(4)
     X = rng.normal(size=(6, 7))
-    mask = layers.dropout_mask(rng.random(X.shape), 0.4, X.dtype)
+    mask = ops.dropout_mask(rng.random(X.shape), 0.4, X.dtype)
     R = rng.normal(size=X.shape)
-    dX = layers.dropout_backward(R, mask)
-    num = numerical_grad(lambda: float((layers.dropout_forward(X, mask) * R).sum()), X)
+    dX = ops.dropout_backward(R, mask)
+    num = numerical_grad(lambda: float((ops.dropout_forward(X, mask) * R).sum()), X)
     assert_grad_close(dX, num, "Dropout input")
 
 
@@ -122,10 +122,10 @@ def test_dense_gradient_random_shapes(n, n_in, units, activation, seed):
     forward, backward = activations.forward_backward(activation)
 
     def loss():
-        return float((forward(layers.dense_forward(X, W, b)) * R).sum())
+        return float((forward(ops.dense_forward(X, W, b)) * R).sum())
 
-    Z = layers.dense_forward(X, W, b)
-    dX, dW, db = layers.dense_backward(backward(R, Z, forward(Z)), X, W)
+    Z = ops.dense_forward(X, W, b)
+    dX, dW, db = ops.dense_backward(backward(R, Z, forward(Z)), X, W)
     for name, analytic, p in (("X", dX, X), ("W", dW, W), ("b", db, b)):
         assert_grad_close(analytic, numerical_grad(loss, p), f"{activation} dense {name}",
                           rtol=1e-4, atol=1e-6)

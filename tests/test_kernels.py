@@ -41,20 +41,21 @@ def test_dense_forward_and_backward(shape, activation, dtype, seed, strided):
     n, n_in, units = shape
     X, W, b, dA = arrays(seed, dtype, (n, n_in), (n_in, units), (units,), (n, units),
                          transpose_first=strided)
-    Z_ref, A_ref = ops.dense_forward(X, W, b, activation)
-    Z, A = kernels.dense_forward(X, W, b, activation)
+    Z_ref, A_ref = ops.dense_activation_forward(X, W, b, activation)
+    Z, A = kernels.dense_activation_forward(X, W, b, activation)
     close(Z, Z_ref, dtype, "Z")
     close(A, A_ref, dtype, f"A ({activation})")
     dW_ref, db_ref = np.zeros_like(W), np.zeros_like(b)
     dW, db = np.zeros_like(W), np.zeros_like(b)
-    dX_ref = ops.dense_backward(dA, X, W, Z_ref, A_ref, activation, dW_ref, db_ref)
-    dX = kernels.dense_backward(dA, X, W, Z, A, activation, dW, db)
+    dX_ref = ops.dense_activation_backward(dA, X, W, Z_ref, A_ref, activation, dW_ref, db_ref)
+    dX = kernels.dense_activation_backward(dA, X, W, Z, A, activation, dW, db)
     for got, want, name in ((dX, dX_ref, "dX"), (dW, dW_ref, "dW"), (db, db_ref, "db")):
         close(got, want, dtype, f"{name} ({activation})")
         assert got.dtype == dtype, name
-    assert kernels.dense_backward(dA, X, W, Z, A, activation, dW, db, need_dX=False) is None
-    dX = kernels.dense_backward_from_logits(dA, X, W, dW, db)
-    dX_ref = ops.dense_backward_from_logits(dA, X, W, dW_ref, db_ref)
+    assert kernels.dense_activation_backward(dA, X, W, Z, A, activation, dW, db,
+                                             need_dX=False) is None
+    dX = kernels.dense_backward_into(dA, X, W, dW, db)
+    dX_ref = ops.dense_backward_into(dA, X, W, dW_ref, db_ref)
     close(dX, dX_ref, dtype, "dX from logits")
     close(db, db_ref, dtype, "db from logits")
 
@@ -65,8 +66,8 @@ def test_dropout(n, m, rate, dtype, seed):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, m)).astype(dtype)
     U = rng.random((n, m), dtype=np.float32)
-    Y_ref, mask_ref = ops.dropout_forward(X, U, rate)
-    Y, mask = kernels.dropout_forward(X, U, rate)
+    Y_ref, mask_ref = ops.dropout_train(X, U, rate)
+    Y, mask = kernels.dropout_train(X, U, rate)
     close(mask, mask_ref, dtype, "mask")
     close(Y, Y_ref, dtype, "Y")
     dY = rng.normal(size=(n, m)).astype(dtype)
@@ -79,49 +80,68 @@ def test_softmax_cross_entropy(n, c, scale, dtype, seed):
     rng = np.random.default_rng(seed)
     Z = (rng.normal(size=(n, c)) * scale).astype(dtype)
     y = rng.integers(0, c, size=n).astype(np.intp)
-    losses_ref, dZ_ref = ops.softmax_cross_entropy(Z, y)
-    losses, dZ = kernels.softmax_cross_entropy(Z, y)
+    losses_ref, dZ_ref = ops.softmax_cross_entropy_with_gradient(Z, y)
+    losses, dZ = kernels.softmax_cross_entropy_with_gradient(Z, y)
     assert np.isfinite(losses).all()
     close(losses, losses_ref, dtype, "losses")
     close(dZ, dZ_ref, dtype, "dZ")
 
 
-@given(size=st.integers(1, 300), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6),
-       nesterov=st.booleans())
-def test_optimizer_updates(size, dtype, seed, nesterov):
+@given(sizes=st.lists(st.integers(1, 300), min_size=1, max_size=4),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6), nesterov=st.booleans())
+def test_optimizer_updates(sizes, dtype, seed, nesterov):
+    """Each update takes lists (all the model's weights in one call); every array of every list
+    must equal the reference's."""
     rng = np.random.default_rng(seed)
     f = np.dtype(dtype).type
-    w, g, m, v = (rng.normal(size=size).astype(dtype) for _ in range(4))
-    v = np.abs(v)
-    ref = [a.copy() for a in (w, m, v)]
-    ops.adam_update(*ref[:1], g, *ref[1:], f(3e-3), f(0.1), f(0.001), f(1e-7))
-    kernels.adam_update(w, g, m, v, f(3e-3), f(0.1), f(0.001), f(1e-7))
-    for got, want, name in zip((w, m, v), ref, ("w", "m", "v"), strict=True):
-        close(got, want, dtype, f"adam {name}")
-    vel = rng.normal(size=size).astype(dtype)
-    w_ref, vel_ref = w.copy(), vel.copy()
-    ops.sgd_update(w_ref, g, vel_ref, f(0.1), f(0.9), nesterov)
-    kernels.sgd_update(w, g, vel, f(0.1), f(0.9), nesterov)
-    close(w, w_ref, dtype, "sgd w")
-    close(vel, vel_ref, dtype, "sgd velocity")
+
+    def state(positive=False):
+        out = [rng.normal(size=n).astype(dtype) for n in sizes]
+        return [np.abs(a) for a in out] if positive else out
+
+    def copies(*lists):
+        return [[a.copy() for a in lst] for lst in lists]
+
+    def check(got_lists, want_lists, names, what):
+        for got, want, name in zip(got_lists, want_lists, names, strict=True):
+            for k, (a, b) in enumerate(zip(got, want, strict=True)):
+                close(a, b, dtype, f"{what} {name}[{k}]")
+
+    W, G, M, V = state(), state(), state(), state(positive=True)
+    ref = copies(W, M, V)
+    ops.adam_update(ref[0], G, ref[1], ref[2], f(3e-3), f(0.1), f(0.001), f(1e-7))
+    kernels.adam_update(W, G, M, V, f(3e-3), f(0.1), f(0.001), f(1e-7))
+    check((W, M, V), ref, "wmv", "adam")
+    vel = state()
+    ref = copies(W, vel)
+    ops.sgd_update(ref[0], G, ref[1], f(0.1), f(0.9), nesterov)
+    kernels.sgd_update(W, G, vel, f(0.1), f(0.9), nesterov)
+    check((W, vel), ref, ("w", "velocity"), "sgd")
     for momentum, centered in ((0.0, False), (0.9, True)):
-        state = [np.abs(rng.normal(size=size)).astype(dtype) for _ in range(3)]
-        state[0] += 1  # centered: keep the variance estimate v - a^2 positive
-        state[1] *= 0.1
-        ref = [a.copy() for a in (w, *state)]
-        ops.rmsprop_update(ref[0], g, *ref[1:], f(1e-3), f(0.9), f(1 - 0.9), f(1e-7),
+        v, a, b = state(positive=True), state(positive=True), state(positive=True)
+        v = [x + 1 for x in v]  # centered: keep the variance estimate v - a^2 positive
+        a = [x * f(0.1) for x in a]
+        ref = copies(W, v, a, b)
+        ops.rmsprop_update(ref[0], G, *ref[1:], f(1e-3), f(0.9), f(1 - 0.9), f(1e-7),
                            f(momentum), centered)
-        kernels.rmsprop_update(w, g, *state, f(1e-3), f(0.9), f(1 - 0.9), f(1e-7), f(momentum),
+        kernels.rmsprop_update(W, G, v, a, b, f(1e-3), f(0.9), f(1 - 0.9), f(1e-7), f(momentum),
                                centered)
-        assert np.isfinite(w).all()
-        for got, want, name in zip((w, *state), ref, ("w", "v", "a", "b"), strict=True):
-            close(got, want, dtype, f"rmsprop {name} (momentum {momentum}, centered {centered})")
+        assert all(np.isfinite(w).all() for w in W)
+        check((W, v, a, b), ref, "wvab", f"rmsprop (momentum {momentum}, centered {centered})")
+
+
+def test_a_kernel_the_module_lacks_is_the_reference_one():
+    """A new operation needs no kernel: tinynn.kernels falls back to tinynn.ops."""
+    assert kernels.dense_forward is ops.dense_forward
+    assert kernels.dropout_mask is ops.dropout_mask
+    with pytest.raises(AttributeError):
+        kernels.no_such_operation  # noqa: B018 (a missing name is still an error)
 
 
 def test_kernels_refuse_non_contiguous_state():
     w = np.zeros((4, 4), np.float32)[:, ::2]
     with pytest.raises(ValueError, match="C-contiguous"):
-        kernels.adam_update(w, np.ones_like(w), np.zeros_like(w), np.zeros_like(w),
+        kernels.adam_update([w], [np.ones_like(w)], [np.zeros_like(w)], [np.zeros_like(w)],
                             *np.float32([1e-3, 0.1, 0.001, 1e-7]))
 
 
@@ -221,6 +241,8 @@ print(len(used), sum(sum(f.stats.cache_hits.values()) for f in used),
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=env, check=True).stdout.split() for _ in range(2)]
     (used, hits_1, misses_1), (used_2, hits_2, misses_2) = [map(int, r) for r in runs]
-    assert used >= 4 and used_2 == used  # bias+activation, backward, dropout, softmax-CE, Adam
+    # bias+activation, backward, dropout, softmax-CE, Adam (the first process also compiles the
+    # one-weight Adam on its own, as a callee of the all-weights one, which the cache embeds)
+    assert used >= 5 and used - 1 <= used_2 <= used
     assert hits_1 == 0 and misses_1 == used, "the first process should compile every kernel"
-    assert misses_2 == 0 and hits_2 == used, "the second process recompiled a kernel"
+    assert misses_2 == 0 and hits_2 == used_2, "the second process recompiled a kernel"

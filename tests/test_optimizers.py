@@ -21,7 +21,7 @@ def test_adam_matches_keras_formula_float64(kwargs):
     opt = optimizers.Adam(**kwargs)
     want, m, v = w.copy(), np.zeros_like(w), np.zeros_like(w)
     for t, g in enumerate(grads_sequence(20), start=1):
-        opt.apply([w], [g])
+        opt.apply([g], [w])
         # the powers use beta rounded to float32, as Keras does even in float64
         alpha = lr * np.sqrt(1 - float(np.float32(b2)) ** t) / (1 - float(np.float32(b1)) ** t)
         m += (g - m) * (1 - b1)
@@ -33,7 +33,7 @@ def test_adam_matches_keras_formula_float64(kwargs):
 
 def test_adam_first_step_is_lr_times_sign():
     w = np.zeros(4, dtype=np.float32)
-    optimizers.Adam(learning_rate=0.01).apply([w], [np.array([3, -2, 0.5, -0.1], np.float32)])
+    optimizers.Adam(learning_rate=0.01).apply([np.array([3, -2, 0.5, -0.1], np.float32)], [w])
     np.testing.assert_allclose(w, [-0.01, 0.01, -0.01, 0.01], rtol=1e-3)
     assert w.dtype == np.float32
 
@@ -41,7 +41,7 @@ def test_adam_first_step_is_lr_times_sign():
 def test_adam_keeps_float32():
     w = np.ones(5, dtype=np.float32)
     opt = optimizers.Adam()
-    opt.apply([w], [np.ones(5, dtype=np.float32)])
+    opt.apply([np.ones(5, dtype=np.float32)], [w])
     assert w.dtype == opt.momentums[0].dtype == opt.velocities[0].dtype == np.float32
 
 
@@ -52,7 +52,7 @@ def test_sgd_matches_keras_formula(momentum, nesterov):
     want, vel = w.copy(), np.zeros_like(w)
     momentum = float(np.float32(momentum))  # Keras rounds momentum to float32, even in float64
     for g in grads_sequence(10, seed=1):
-        opt.apply([w], [g])
+        opt.apply([g], [w])
         vel = momentum * vel - 0.1 * g
         if momentum == 0:
             want = want - 0.1 * g
@@ -74,7 +74,7 @@ def test_apply_gradients_keras_spelling():
 def test_optimizer_refuses_other_parameters():
     opt = optimizers.Adam()
     opt.apply([np.ones(3)], [np.ones(3)])
-    with pytest.raises(ValueError, match="built for parameters shaped"):
+    with pytest.raises(ValueError, match="built for variables shaped"):
         opt.apply([np.ones(4)], [np.ones(4)])
 
 
@@ -88,7 +88,7 @@ def test_rmsprop_matches_keras_formula(momentum, centered):
     w = np.array([1.0, -2.0, 0.5])
     v, a, b, expect = np.zeros(3), np.zeros(3), np.zeros(3), w.copy()
     for g in (np.array([0.3, -1.0, 0.0]), np.array([0.1, 2.0, -0.5]), np.array([-0.2, 0.4, 1.0])):
-        opt.apply([w], [g.copy()])
+        opt.apply([g.copy()], [w])
         v = rho * v + (1 - rho) * g**2
         a = rho * a + (1 - rho) * g
         step = lr * g / np.sqrt((v - a**2 if centered else v) + eps)
@@ -100,7 +100,7 @@ def test_rmsprop_matches_keras_formula(momentum, centered):
 def test_rmsprop_first_step_is_lr_over_sqrt_one_minus_rho():
     """From v = 0, the first step is lr * g / sqrt((1 - rho) g^2): lr / sqrt(0.1) = 3.16 lr."""
     w = np.zeros(3, np.float32)
-    optimizers.RMSprop(learning_rate=0.01).apply([w], [np.array([3, -2, 0.5], np.float32)])
+    optimizers.RMSprop(learning_rate=0.01).apply([np.array([3, -2, 0.5], np.float32)], [w])
     np.testing.assert_allclose(w, -0.01 / np.sqrt(0.1) * np.array([1, -1, 1]), rtol=1e-5)
     assert w.dtype == np.float32
 

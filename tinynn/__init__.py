@@ -18,6 +18,7 @@ from tinynn import (
     models,
     optimizers,
     reports,
+    saving,
     tuning,
     utils,
 )
@@ -30,5 +31,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Input", "Sequential", "activations", "callbacks", "config", "datasets", "get_backend",
     "gradcheck", "initializers", "io", "layers", "losses", "metrics", "models", "optimizers",
-    "reports", "set_backend", "tuning", "utils",
+    "reports", "saving", "set_backend", "tuning", "utils",
 ]

@@ -16,8 +16,10 @@ The scalar being differentiated:
   * a single layer: L = sum(Y * R) for a fixed random R (or `y` if given), so dL/dY = R is the
     upstream gradient fed to `backward`; the layer's input gradient dX is checked too.
 
-The check never changes the caller's model: parameters are copied to float64, and every layer
-attribute (weights, gradients, cached forward values, Dropout generators) is put back afterwards.
+The check never changes the caller's model: it runs on a float64 twin rebuilt from the model's
+(or layer's) config with the same weights. For a model, the analytic gradients are read from
+`model.gradients`, the very arrays `fit` hands to the optimizer, so a backward pass that leaves
+its result anywhere else fails the check.
 Dropout is checked in training mode with a *frozen mask*: before every forward pass each Dropout
 layer gets a fresh generator with the same seed, so all 2k + 1 passes drop the same units (a
 gradient only exists for a fixed mask). Pass `training=False` to check the inference path.
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinynn import config, utils
 from tinynn.layers import Dropout, Layer
 
 
@@ -170,27 +173,56 @@ def gradcheck(model_or_layer, x, y=None, *, training: bool = True, h: float = 1e
     X = np.array(x, dtype=np.float64)  # a contiguous float64 copy we may perturb
     if X.ndim < 2:
         raise ValueError(f"gradcheck expected a batch of inputs (N, ...), got shape {X.shape}.")
-    layers = model_or_layer.layers if is_model else [model_or_layer]
     if not model_or_layer.built:  # like calling it on x for the first time
         model_or_layer.build((None, *X.shape[1:]))
-
-    saved = [dict(vars(layer)) for layer in layers]  # everything we are about to touch
-    try:
-        for layer in layers:  # new dicts of float64 copies: the caller's arrays are untouched
-            layer.params = {k: p.astype(np.float64) for k, p in layer.params.items()}
-            layer.grads = {k: np.zeros_like(p) for k, p in layer.params.items()}  # fresh buffers
-        if not is_model and hasattr(model_or_layer, "compute_input_grad"):
-            model_or_layer.compute_input_grad = True  # a layer may skip dX when first in a model
-        rows = _check(model_or_layer, layers, X, y, is_model, training, h, rtol, atol,
-                      max_entries, seed)
-    finally:
-        for layer, attributes in zip(layers, saved, strict=True):
-            vars(layer).clear()
-            vars(layer).update(attributes)
+        model_or_layer.built = True
+    twin = _float64_twin(model_or_layer, X.shape)
+    layers = twin.layers if is_model else [twin]
+    rows = _check(twin, layers, X, y, is_model, training, h, rtol, atol, max_entries, seed)
     result = GradcheckResult(rows, h, rtol, atol)
     if verbose:
         print(result)
     return result
+
+
+def _rebuilt(layer):
+    """A new layer of the same class from `get_config()` (in the current floatx)."""
+    try:
+        return type(layer).from_config(layer.get_config())
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"gradcheck rebuilds layer '{layer.name}' in float64 from its config, and "
+            f"{type(layer).__name__}.from_config(get_config()) failed ({e}). List the "
+            "constructor's arguments in get_config(), as Keras requires for saving."
+        ) from e
+
+
+def _float64_twin(original, input_shape):
+    """A float64 copy of a model or layer, rebuilt from its config, with the same weights.
+
+    The caller's object is never touched: not its weights, gradients, cached values, nor the
+    global random generator (a rebuilt Dropout draws its seed from it; the state is put back).
+    """
+    state = utils.rng().bit_generator.state
+    previous = config.floatx()
+    config.set_floatx("float64")
+    try:
+        if hasattr(original, "layers"):
+            twin = type(original)([_rebuilt(layer) for layer in original.layers],
+                                  name=original.name)
+        else:
+            twin = _rebuilt(original)
+        twin.build((None, *input_shape[1:]))
+        twin.built = True
+    finally:
+        config.set_floatx(previous)
+        utils.rng().bit_generator.state = state
+    twin.set_weights([w.astype(np.float64) for w in original.get_weights()])
+    if hasattr(original, "layers"):
+        twin.compile(optimizer="sgd", loss=original.loss)
+    else:
+        twin.compute_input_grad = True  # a layer may skip dX when first in a model
+    return twin
 
 
 def _check(model, layers, X, y, is_model, training, h, rtol, atol, max_entries, seed):
@@ -210,8 +242,10 @@ def _check(model, layers, X, y, is_model, training, h, rtol, atol, max_entries, 
             return float(np.mean(model._loss_values(forward(), labels)))
 
         model._backward(forward(), labels)  # analytic: grads of the mean loss, as in fit
-        analytic = [(layer.name, k, layer.grads[k], p)
-                    for layer in layers for k, p in layer.params.items()]
+        # exactly the arrays `fit` hands to the optimizer, paired with the weights it updates
+        names = [(layer.name, k) for layer in layers if layer.trainable for k in layer.grads]
+        analytic = [(name, k, g, w) for (name, k), g, w
+                    in zip(names, model.gradients, model.trainable_weights, strict=True)]
     else:
         Y = forward()
         R = rng.normal(size=Y.shape) if y is None else np.asarray(y, dtype=np.float64)
@@ -223,7 +257,7 @@ def _check(model, layers, X, y, is_model, training, h, rtol, atol, max_entries, 
             return float(np.sum(forward() * R))
 
         dX = model.backward(R)
-        analytic = [(model.name, k, model.grads[k], p) for k, p in model.params.items()]
+        analytic = [(model.name, k, model.grads[k], model.params[k]) for k in model.grads]
         analytic.append((model.name, "input", dX, X))
 
     rows = []

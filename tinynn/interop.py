@@ -10,7 +10,6 @@ axis). Weights travel in Keras's order (kernel (n_in, units), then bias, per Den
 """
 
 from tinynn import layers as tl
-from tinynn import losses, optimizers
 from tinynn.models import Sequential
 
 SUPPORTED = "Dense, Dropout, Flatten, ReLU, Activation, Softmax"
@@ -86,34 +85,23 @@ def from_keras(keras_model) -> Sequential:
 
 
 def _layer_to_keras(keras, layer, dtype: str):
+    """The Keras layer built from the tinynn layer's config (same class name, same arguments)."""
     kind = type(layer).__name__
-    if kind == "Dense":
-        return keras.layers.Dense(layer.units, activation=layer.activation,
-                                  use_bias=layer.use_bias, dtype=dtype)
-    if kind == "Dropout":
-        return keras.layers.Dropout(layer.rate, dtype=dtype)
-    if kind == "Flatten":
-        return keras.layers.Flatten(dtype=dtype)
-    if kind in ("ReLU", "Softmax"):
-        return getattr(keras.layers, kind)(dtype=dtype)
-    if kind == "Activation":
-        return keras.layers.Activation(layer.activation, dtype=dtype)
-    raise _unsupported(layer, "to_keras")
+    if kind not in SUPPORTED.split(", "):
+        raise _unsupported(layer, "to_keras")
+    return keras.layers.deserialize({"class_name": kind,
+                                     "config": {**layer.get_config(), "dtype": dtype}})
 
 
 def _compile_like(keras, keras_model, model: Sequential) -> None:
-    """Compile the Keras model with the same loss, metrics and optimizer hyperparameters."""
-    opt = model.optimizer
-    if isinstance(opt, optimizers.Adam):
-        k_opt = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2,
-                                      epsilon=opt.epsilon)
-    else:
-        k_opt = keras.optimizers.SGD(opt.learning_rate, momentum=opt.momentum,
-                                     nesterov=opt.nesterov)
-    assert isinstance(model.loss, losses.SparseCategoricalCrossentropy)
+    """Compile the Keras model with the same loss, metrics and optimizer, each built from its
+    tinynn config (the names and arguments are Keras's)."""
+    opt, loss = model.optimizer, model.loss
     keras_model.compile(
-        optimizer=k_opt,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=model.loss.from_logits),
+        optimizer=keras.optimizers.deserialize({"class_name": type(opt).__name__,
+                                                "config": opt.get_config()}),
+        loss=keras.losses.deserialize({"class_name": type(loss).__name__,
+                                       "config": loss.get_config()}),
         metrics=model.metrics_names[1:],
     )
 

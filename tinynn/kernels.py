@@ -1,4 +1,8 @@
-"""The numba backend: the functions of `tinynn.ops`, same signatures, as fused kernels.
+"""The numba backend: some operations of `tinynn.ops`, same signatures, as fused kernels.
+
+Any operation this module does not define is taken from `tinynn.ops` (the module-level
+`__getattr__` at the end), so a new layer, loss or activation runs here with no kernel; a kernel
+is added only where a profile shows the hot path needs one.
 
 What is fused, and why. A NumPy expression such as `np.maximum(X @ W + b, 0)` makes one pass
 over memory, and one temporary, per operator; at batch 32 these passes, not the arithmetic, are
@@ -9,7 +13,8 @@ the cost. Each kernel here makes one pass:
     then the two products in BLAS, written straight into the gradient buffers;
   - dropout: mask and product in one pass;
   - softmax cross-entropy: loss and gradient of a row in one pass;
-  - Adam: one pass over the parameters updates m, v and w.
+  - Adam, RMSprop, SGD: one call updates every weight of the model, one pass over each (the
+    lists of weights and of their state are handed to numba once, as typed lists, and reused).
 Kernels are compiled on first use and cached on disk (cache=True). They use error_model="numpy"
 (a division by zero gives inf, as in NumPy, instead of raising): without it numba must check
 every division, and the loops cannot be vectorised (serial Adam: 1.4 ms instead of 0.18 ms over
@@ -27,6 +32,9 @@ Constants inside the kernels are typed from the arrays (`Z.dtype.type(0)`): numb
 
 import numba as nb
 import numpy as np
+from numba import typed
+
+from tinynn import ops
 
 _CODES = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "softmax": 4}
 
@@ -179,35 +187,89 @@ def _sgd(w, g, velocity, lr, momentum, nesterov):
             w[i] += velocity[i] * momentum - g[i] * lr if nesterov else velocity[i]
 
 
+@nb.njit(cache=True, error_model="numpy")
+def _adam_all(W, G, M, V, alpha, c1, c2, eps, tiny):
+    for k in range(len(W)):
+        _adam(W[k], G[k], M[k], V[k], alpha, c1, c2, eps, tiny)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _rmsprop_all(W, G, V, A, B, lr, rho, one_minus_rho, eps, momentum, centered):
+    for k in range(len(W)):
+        _rmsprop(W[k], G[k], V[k], A[k], B[k], lr, rho, one_minus_rho, eps, momentum, centered)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _sgd_all(W, G, velocities, lr, momentum, nesterov):
+    for k in range(len(W)):
+        _sgd(W[k], G[k], velocities[k], lr, momentum, nesterov)
+
+
 def _c(a):
     """A C-contiguous view or copy (the kernels index rows and columns directly)."""
     return np.ascontiguousarray(a)
 
 
-def dense_forward(X, W, b, activation: str):
+# Typed lists of flat views, made once per list of arrays and reused: building one costs ~30 us,
+# a step's optimizer update ~170 us. Keyed by the arrays' identities; the cache holds the arrays,
+# so a key can never be reused by other arrays while its entry lives. Bounded: a model's four
+# lists (weights, gradients, two moments) fit many times over.
+_TYPED: dict[tuple, object] = {}
+_TYPED_MAX = 32
+
+
+def _typed_flat(arrays: list):
+    """`arrays` as a numba typed list of 1-D views, or None when they cannot be viewed flat in
+    place (mixed dtypes, a non-contiguous array): the caller then takes the reference path."""
+    key = tuple(map(id, arrays))
+    hit = _TYPED.get(key)
+    if hit is not None:
+        return hit[1]
+    if not arrays or len({a.dtype for a in arrays}) != 1 \
+            or not all(a.flags.c_contiguous for a in arrays):
+        return None
+    flat = typed.List([a.reshape(-1) for a in arrays])
+    if len(_TYPED) >= _TYPED_MAX:
+        _TYPED.pop(next(iter(_TYPED)))
+    _TYPED[key] = (list(arrays), flat)
+    return flat
+
+
+def _typed_all(*lists):
+    """Typed lists for every argument list, or None if any cannot be made."""
+    out = [_typed_flat(lst) for lst in lists]
+    return None if any(t is None for t in out) else out
+
+
+def dense_activation_forward(X, W, b, activation: str):
     """Z = X @ W (BLAS), then Z += b and A = f(Z) in one fused pass.  Returns (Z, A)."""
+    if activation not in _CODES:
+        return ops.dense_activation_forward(X, W, b, activation)
     Z = np.matmul(X, W)
     A = np.empty_like(Z)
     _bias_activation(Z, _c(b), _CODES[activation], A)
     return Z, A
 
 
-def dense_backward(dA, X, W, Z, A, activation: str, out_dW, out_db, need_dX: bool = True):
+def dense_activation_backward(dA, X, W, Z, A, activation: str, out_dW, out_db,
+                              need_dX: bool = True):
     """dZ and db in one fused pass, then dW = X.T @ dZ and dX = dZ @ W.T in BLAS."""
+    if activation not in _CODES:
+        return ops.dense_activation_backward(dA, X, W, Z, A, activation, out_dW, out_db, need_dX)
     dZ = np.empty_like(Z)
     _activation_backward_colsum(_c(dA), _c(A), _CODES[activation], dZ, out_db)
     np.matmul(X.T, dZ, out=out_dW)
     return np.matmul(dZ, W.T) if need_dX else None
 
 
-def dense_backward_from_logits(dZ, X, W, out_dW, out_db, need_dX: bool = True):
-    """The linear part of `dense_backward`, from the gradient w.r.t. Z."""
+def dense_backward_into(dZ, X, W, out_dW, out_db, need_dX: bool = True):
+    """The linear part of `dense_activation_backward`, from the gradient w.r.t. Z."""
     _colsum(_c(dZ), out_db)
     np.matmul(X.T, dZ, out=out_dW)
     return np.matmul(dZ, W.T) if need_dX else None
 
 
-def dropout_forward(X, U, rate: float):
+def dropout_train(X, U, rate: float):
     """mask = [U >= rate] / (1 - rate) and Y = X * mask in one pass.  Returns (Y, mask)."""
     X2 = _c(X).reshape(X.shape[0], -1)
     Y, mask = np.empty_like(X2), np.empty_like(X2)
@@ -216,12 +278,7 @@ def dropout_forward(X, U, rate: float):
     return Y.reshape(X.shape), mask.reshape(X.shape)
 
 
-def dropout_backward(dY, mask):
-    """dX = dY * mask (one NumPy pass is already optimal)."""
-    return dY * mask
-
-
-def softmax_cross_entropy(Z, y):
+def softmax_cross_entropy_with_gradient(Z, y):
     """Per-sample losses and (softmax(Z) - onehot(y)) / N in one pass per row."""
     Z = _c(Z)
     losses, dZ = np.empty(Z.shape[0], Z.dtype), np.empty_like(Z)
@@ -229,8 +286,8 @@ def softmax_cross_entropy(Z, y):
     return losses, dZ
 
 
-def adam_update(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) -> None:
-    """Adam's three updates in one pass over flat views (w, m, v must be contiguous).
+def adam_update(W, G, M, V, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) -> None:
+    """Adam's three updates in one pass over each weight, all weights in one call.
 
     Weights whose gradient is always 0 (the seed MLP's border pixels) have moments that decay
     geometrically into the subnormal range, where x86 arithmetic is many times slower. So
@@ -240,26 +297,34 @@ def adam_update(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) 
     Over the seed MLP's 567k parameters one call takes ~0.17 ms (memory-bound: it streams four
     2.3 MB arrays and writes three).
     """
-    if not (w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
-        raise ValueError("adam_update needs C-contiguous w, m and v (they are updated in place).")
-    _adam(w.reshape(-1), _c(g).reshape(-1), m.reshape(-1), v.reshape(-1),
-           alpha, one_minus_beta_1, one_minus_beta_2, epsilon,
-          w.dtype.type(np.finfo(w.dtype).tiny * 2**24))
+    lists = _typed_all(W, [_c(g) for g in G], M, V)
+    if lists is None:
+        raise ValueError("adam_update needs C-contiguous weights and moments of one dtype "
+                         "(they are updated in place).")
+    dtype = W[0].dtype
+    _adam_all(*lists, alpha, one_minus_beta_1, one_minus_beta_2, epsilon,
+              dtype.type(np.finfo(dtype).tiny * 2**24))
 
 
-def rmsprop_update(w, g, velocity, average_grad, momentum_buffer, learning_rate, rho,
+def rmsprop_update(W, G, velocities, average_grads, momentum_buffers, learning_rate, rho,
                    one_minus_rho, epsilon, momentum, centered: bool) -> None:
-    """RMSprop (optionally centered, with momentum) in one pass over flat views."""
-    state = (w, velocity, average_grad, momentum_buffer)
-    if not all(a.flags.c_contiguous for a in state):
-        raise ValueError("rmsprop_update needs C-contiguous w and state (updated in place).")
-    _rmsprop(*(a.reshape(-1) for a in (w, _c(g), velocity, average_grad, momentum_buffer)),
-             learning_rate, rho, one_minus_rho, epsilon, momentum, bool(centered))
+    """RMSprop (optionally centered, with momentum), all weights in one call."""
+    lists = _typed_all(W, [_c(g) for g in G], velocities, average_grads, momentum_buffers)
+    if lists is None:
+        raise ValueError("rmsprop_update needs C-contiguous weights, gradients and state of one "
+                         "dtype (they are updated in place).")
+    _rmsprop_all(*lists, learning_rate, rho, one_minus_rho, epsilon, momentum, bool(centered))
 
 
-def sgd_update(w, g, velocity, learning_rate, momentum, nesterov: bool) -> None:
-    """SGD (with momentum) in one pass over flat views."""
-    if not (w.flags.c_contiguous and velocity.flags.c_contiguous):
-        raise ValueError("sgd_update needs C-contiguous w and velocity (updated in place).")
-    _sgd(w.reshape(-1), _c(g).reshape(-1), velocity.reshape(-1), learning_rate, momentum,
-         bool(nesterov))
+def sgd_update(W, G, velocities, learning_rate, momentum, nesterov: bool) -> None:
+    """SGD (with momentum), all weights in one call."""
+    lists = _typed_all(W, [_c(g) for g in G], velocities)
+    if lists is None:
+        raise ValueError("sgd_update needs C-contiguous weights, gradients and velocities of one "
+                         "dtype (they are updated in place).")
+    _sgd_all(*lists, learning_rate, momentum, bool(nesterov))
+
+
+def __getattr__(name: str):
+    """Every operation without a kernel here is the reference one (PEP 562)."""
+    return getattr(ops, name)

@@ -1,11 +1,19 @@
 """Layers. Each one is a `forward(X, training) -> Y` and a `backward(dY) -> dX` on one screen.
 
-`forward` keeps what `backward` needs; `backward` writes `self.grads[name]` for every
-`self.params[name]` and returns the gradient for the layer below. The arithmetic lives in pure
-functions (`dense_forward`, `dense_backward`, ...) that tests compare and faster kernels replace.
+A layer declares its weights once, in `build`, with `self.add_weight(...)`, and its constructor
+arguments once, in `get_config`. Everything else reads those declarations: the optimizer (the
+model's `trainable_weights` and their gradients), saving and loading, interop with Keras,
+`gradcheck` and the conformance suite (tests/test_conformance.py).
+
+`forward` keeps what `backward` needs; `backward` writes `self.grads[name]` for every trainable
+weight and returns the gradient for the layer below. `self.params` and `self.grads` are mappings
+whose item assignment copies into the existing array, so `self.grads["kernel"] = X.T @ dZ` reaches
+the optimizer. The arithmetic lives in `tinynn.ops` (the textbook functions) and, where a profile
+asked for it, in its numba twin `tinynn.kernels`; `backend.ops()` is the one in use.
 """
 
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -21,111 +29,211 @@ def _unique_name(prefix: str) -> str:
     return prefix if n == 0 else f"{prefix}_{n}"
 
 
-# ----- pure functions -------------------------------------------------------------------------
-
-def dense_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Z = X @ W + b.   Shapes: X (N, n_in), W (n_in, units), b (units,) -> Z (N, units)."""
-    return X @ W + b
+def snake_case(name: str) -> str:
+    """`"BatchNormalization"` -> `"batch_normalization"` (Keras's default layer names)."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
-def dense_backward(dZ: np.ndarray, X: np.ndarray, W: np.ndarray):
-    """Chain rule through Z = X @ W + b: dX = dZ @ W.T, dW = X.T @ dZ, db = sum_rows(dZ)."""
-    return dZ @ W.T, X.T @ dZ, dZ.sum(axis=0)
+class WeightDict(Mapping):
+    """A layer's weights (or their gradients) by name, e.g. `layer.params["kernel"]`.
 
+    Reading gives the array itself. Assigning, `layer.grads["kernel"] = X.T @ dZ`, copies the
+    value into that array (its shape must match), so the array the optimizer holds is the one
+    that changes: rebinding it would leave the optimizer updating an array nobody reads. New
+    entries are made only by `Layer.add_weight`.
+    """
 
-def dropout_mask(U: np.ndarray, rate: float, dtype) -> np.ndarray:
-    """Inverted-dropout mask from uniforms U in [0, 1): 0 where U < rate (probability `rate`),
-    else 1 / (1 - rate), so that E[mask] = 1."""
-    return (U >= rate).astype(dtype) * np.asarray(1.0 / (1.0 - rate), dtype=dtype)
+    def __init__(self, layer: "Layer", what: str):
+        self._layer, self._what = layer, what
+        self._arrays: dict[str, np.ndarray] = {}
 
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._arrays[name]
 
-def dropout_forward(X: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Y = X * mask."""
-    return X * mask
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
 
+    def __len__(self) -> int:
+        return len(self._arrays)
 
-def dropout_backward(dY: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """dX = dY * mask (the mask is a constant of the forward pass)."""
-    return dY * mask
+    def __setitem__(self, name: str, value) -> None:
+        target = self._arrays.get(name)
+        if target is None:
+            raise KeyError(
+                f"Layer '{self._layer.name}' has no {self._what} named {name!r} (it has "
+                f"{list(self._arrays)}). Weights are created in build() with "
+                f"self.add_weight(shape, initializer, name={name!r})."
+            )
+        value = np.asarray(value)
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"Layer '{self._layer.name}' {self._what} '{name}' must hold numbers, "
+                            f"got dtype {value.dtype}.")
+        if value.shape != target.shape:
+            raise ValueError(f"Layer '{self._layer.name}' {self._what} '{name}' has shape "
+                             f"{target.shape}, got {value.shape}.")
+        target[...] = value  # in place: the optimizer keeps the same array
 
+    def _add(self, name: str, array: np.ndarray) -> None:
+        self._arrays[name] = array
 
-# ----- layers ---------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k!r}: {a.shape}" for k, a in self._arrays.items())
+        return f"<{self._what}s of {self._layer.name}: {{{shapes}}}>"
+
 
 class Layer:
-    """Base layer: named parameters and their gradients, built lazily from the input shape.
+    """Base layer: named weights and their gradients, built lazily from the input shape.
+
+    Subclass it as in Keras: create weights in `build(input_shape)` with `add_weight`, compute in
+    `forward(X, training)`, and add `backward(dY)`, the chain rule, which writes
+    `self.grads[name]` for each trainable weight and returns dX. List the constructor's arguments
+    in `get_config` so the layer can be saved (register the class with
+    `tinynn.saving.register_keras_serializable`).
 
     Args:
         name: layer name; defaults to the snake_case class name, numbered like Keras's.
         input_shape: optional shape of one sample, e.g. `(28, 28)`, as in
             `Flatten(input_shape=(28, 28))`. Equivalent to a leading `Input(shape)`.
+        trainable: whether `fit` updates this layer's weights. Defaults to True.
     """
 
-    def __init__(self, name: "str | None" = None, input_shape: "tuple | None" = None):
-        prefix = "".join("_" + c.lower() if c.isupper() else c for c in type(self).__name__)
-        self.name = name or _unique_name(prefix.lstrip("_"))
+    def __init__(self, name: "str | None" = None, input_shape: "tuple | None" = None,
+                 trainable: bool = True):
+        self.name = name or _unique_name(snake_case(type(self).__name__))
         self.input_shape = None if input_shape is None else tuple(input_shape)
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
+        self.trainable = bool(trainable)
+        self.params = WeightDict(self, "weight")
+        self.grads = WeightDict(self, "gradient")
         self.built = False
         # Sequential sets this to False for its bottom layers: the gradient w.r.t. the data is
         # never used, and skipping it saves one of the largest matrix products of a step.
         self.compute_input_grad = True
 
+    def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None,
+                   trainable: bool = True, regularizer=None, name: "str | None" = None
+                   ) -> np.ndarray:
+        """Create a weight (and, if trainable, its gradient buffer); return the weight array.
+
+        Keras 3's signature. The array returned is the one the optimizer updates in place for
+        the layer's whole life, so keeping it (`self.w = self.add_weight(...)`) is safe.
+        `add_weight("kernel", (n_in, units), "glorot_uniform")`, name first as in Keras 2, is
+        accepted too.
+
+        Args:
+            shape: the weight's shape, e.g. `(n_in, units)`.
+            initializer: a name ("glorot_uniform", "zeros", ...) or a function
+                `(shape, dtype) -> array`. Defaults to "glorot_uniform".
+            dtype: Defaults to `tinynn.config.floatx()`.
+            trainable: False for state the optimizer must not touch (e.g. moving statistics);
+                it is still saved and loaded. Defaults to True.
+            regularizer: not supported yet (must be None).
+            name: unique within the layer. Defaults to "variable", "variable_1", ...
+        """
+        if isinstance(shape, str):  # Keras 2 order: add_weight(name, shape, initializer, ...)
+            name, shape, initializer = shape, initializer, (dtype or "glorot_uniform")
+            dtype = None
+        if regularizer is not None:
+            raise NotImplementedError(f"Layer '{self.name}': weight regularizers are not "
+                                      "supported yet; pass regularizer=None.")
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape or ())
+        if any(not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
+            raise ValueError(f"Layer '{self.name}' add_weight expected a shape of non-negative "
+                             f"integers, got shape={shape!r}.")
+        if name is None:
+            n = len(self.params)
+            name = "variable" if n == 0 else f"variable_{n}"
+        if name in self.params:
+            raise ValueError(f"Layer '{self.name}' already has a weight named {name!r}.")
+        dtype = np.dtype(dtype or config.floatx())
+        value = np.asarray(initializers.get(initializer)(shape, dtype))
+        if value.shape != shape:
+            raise ValueError(f"Layer '{self.name}': initializer {initializer!r} returned shape "
+                             f"{value.shape} for weight {name!r} of shape {shape}.")
+        array = np.ascontiguousarray(value, dtype=dtype)
+        if not array.flags.owndata:
+            array = array.copy()
+        self.params._add(name, array)
+        if trainable:
+            self.grads._add(name, np.zeros_like(array))
+        return array
+
     def build(self, input_shape: tuple) -> None:
-        """Create the parameters for inputs shaped `(None, *input_shape[1:])`."""
+        """Create the weights for inputs shaped `(None, *input_shape[1:])`."""
         self.built = True
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
 
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward(X, training).")
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define backward(dY): the chain "
+                                  "rule, writing self.grads[name] and returning dX.")
 
     def __call__(self, X, training: bool = False) -> np.ndarray:
         X = np.asarray(X)
         if not self.built:
             self.build((None, *X.shape[1:]))
+            self.built = True
         return self.forward(X, training=training)
+
+    # ----- weights, in Keras's order: trainable ones first, each in creation order ------------
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return [self.params[k] for k in self.grads] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        frozen = [self.params[k] for k in self.params if k not in self.grads]
+        return frozen if self.trainable else self.weights
 
     @property
     def weights(self) -> list[np.ndarray]:
-        return list(self.params.values())
+        return [self.params[k] for k in self.weight_names]
+
+    @property
+    def weight_names(self) -> list[str]:
+        """Names of `weights`, in the same order."""
+        return [*self.grads, *(k for k in self.params if k not in self.grads)]
+
+    @property
+    def gradients(self) -> list[np.ndarray]:
+        """The gradient buffers of `trainable_weights`, in the same order."""
+        return [self.grads[k] for k in self.grads] if self.trainable else []
 
     def get_weights(self) -> list[np.ndarray]:
-        return [p.copy() for p in self.params.values()]
+        return [w.copy() for w in self.weights]
 
     def set_weights(self, weights: list) -> None:
+        """Overwrite every weight in place (Keras's order), checking count, shape and dtype."""
         if not isinstance(weights, (list, tuple)):
             raise TypeError(
                 f"Layer '{self.name}' set_weights expected a list of arrays, "
                 f"got {type(weights).__name__}."
             )
-        if len(weights) != len(self.params):
+        names = self.weight_names
+        if len(weights) != len(names):
             raise ValueError(
-                f"Layer '{self.name}' expected {len(self.params)} weight arrays, "
-                f"got {len(weights)}."
+                f"Layer '{self.name}' expected {len(names)} weight arrays, got {len(weights)}."
             )
-        for (key, p), w in zip(self.params.items(), weights, strict=True):
-            w = np.asarray(w)
-            if w.dtype.kind not in "biuf":
-                raise TypeError(
-                    f"Layer '{self.name}' weight '{key}' must hold numbers, got dtype {w.dtype}."
-                )
-            if w.shape != p.shape:
-                raise ValueError(
-                    f"Layer '{self.name}' weight '{key}' has shape {p.shape}, got {w.shape}."
-                )
-            p[...] = w  # in place: the optimizer's state stays attached to the same array
+        for key, w in zip(names, weights, strict=True):
+            self.params[key] = w
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
+    # ----- configuration -----------------------------------------------------------------------
+
     def get_config(self) -> dict:
         """The constructor arguments that rebuild this layer (JSON-able), as in Keras."""
-        return {"name": self.name}
+        return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        """A new layer from `get_config()`'s output."""
+        return cls(**config)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
@@ -142,6 +250,10 @@ class InputLayer(Layer):
         if not shape or any(not isinstance(d, (int, np.integer)) or d <= 0 for d in shape):
             raise ValueError(f"Input expected a shape of positive integers, got shape={shape!r}.")
         super().__init__(name=name or _unique_name("input_layer"), input_shape=shape)
+        self.batch_size = batch_size
+
+    def get_config(self) -> dict:
+        return {"shape": list(self.input_shape), "batch_size": self.batch_size, "name": self.name}
 
     def forward(self, X, training=False):
         return X
@@ -206,13 +318,11 @@ class Dense(Layer):
                 f"Dense layer '{self.name}' expects 2-D input (batch, features), got input shape "
                 f"{input_shape}. Did you forget a Flatten layer?"
             )
-        dtype = config.floatx()
-        self.params["kernel"] = self.kernel_initializer((n_in, self.units), dtype)
+        self.add_weight((n_in, self.units), self.kernel_initializer, name="kernel")
         if self.use_bias:
-            self.params["bias"] = self.bias_initializer((self.units,), dtype)
-        # gradients are written in place into these buffers by backward
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
-        self._no_bias = np.zeros(self.units, dtype)  # b = 0 and a scratch db when use_bias=False
+            self.add_weight((self.units,), self.bias_initializer, name="bias")
+        # b = 0, and a scratch db, when use_bias=False
+        self._no_bias = np.zeros(self.units, config.floatx())
         self.built = True
 
     def get_config(self) -> dict:
@@ -242,18 +352,18 @@ class Dense(Layer):
             )
         self._X = X
         b = self.params.get("bias", self._no_bias)
-        self._Z, self._A = backend.ops().dense_forward(X, W, b, self.activation)
+        self._Z, self._A = backend.ops().dense_activation_forward(X, W, b, self.activation)
         return self._A
 
     def backward(self, dY):
         """Writes grads["kernel"] and grads["bias"] in place; returns dX (None if not needed)."""
-        return backend.ops().dense_backward(
+        return backend.ops().dense_activation_backward(
             dY, self._X, self.params["kernel"], self._Z, self._A, self.activation,
             self.grads["kernel"], self.grads.get("bias", self._no_bias), self.compute_input_grad)
 
     def backward_from_logits(self, dZ):
         """Backward from the gradient w.r.t. Z, the pre-activation ("logits") of this layer."""
-        return backend.ops().dense_backward_from_logits(
+        return backend.ops().dense_backward_into(
             dZ, self._X, self.params["kernel"], self.grads["kernel"],
             self.grads.get("bias", self._no_bias), self.compute_input_grad)
 
@@ -291,7 +401,7 @@ class ReLU(Activation):
         super().__init__("relu", **kwargs)
 
     def get_config(self) -> dict:
-        return {"name": self.name}
+        return Layer.get_config(self)
 
 
 class Softmax(Activation):
@@ -306,7 +416,7 @@ class Softmax(Activation):
         super().__init__("softmax", **kwargs)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "axis": -1}
+        return {**Layer.get_config(self), "axis": -1}
 
 
 class Dropout(Layer):
@@ -337,7 +447,7 @@ class Dropout(Layer):
             self._mask = None
             return X
         U = self._rng.random(X.shape, dtype=np.float32)  # the same draws on every backend
-        Y, self._mask = backend.ops().dropout_forward(X, U, self.rate)
+        Y, self._mask = backend.ops().dropout_train(X, U, self.rate)
         return Y
 
     def backward(self, dY):

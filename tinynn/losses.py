@@ -69,7 +69,37 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
     return softmax_cross_entropy(P, y) if from_logits else probs_cross_entropy(P, y)
 
 
-class SparseCategoricalCrossentropy:
+class Loss:
+    """Base class: `call(y_true, y_pred)` gives per-sample losses, `gradient` the mean loss's
+    gradient w.r.t. y_pred; `loss(y_true, y_pred)` is their mean, as Keras's default reduction.
+
+    Args:
+        name: Defaults to the snake_case class name.
+    """
+
+    def __init__(self, name: "str | None" = None):
+        self.name = name or "".join("_" + c.lower() if c.isupper() else c
+                                    for c in type(self).__name__).lstrip("_")
+
+    def call(self, y_true, y_pred) -> np.ndarray:
+        raise NotImplementedError
+
+    def gradient(self, y_true, y_pred) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred) -> float:
+        """The mean loss over the batch."""
+        return float(np.mean(self.call(y_true, y_pred)))
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Loss":
+        return cls(**config)
+
+
+class SparseCategoricalCrossentropy(Loss):
     """`keras.losses.SparseCategoricalCrossentropy`: the mean of the per-sample losses.
 
     Forward, for N samples with labels y_i:
@@ -86,16 +116,15 @@ class SparseCategoricalCrossentropy:
     """
 
     def __init__(self, from_logits: bool = False, name: str = "sparse_categorical_crossentropy"):
+        super().__init__(name)
         self.from_logits = bool(from_logits)
-        self.name = name
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits}
 
     def call(self, y_true, y_pred) -> np.ndarray:
         """Per-sample losses, shape (N,)."""
         return sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
-
-    def __call__(self, y_true, y_pred) -> float:
-        """The mean loss over the batch."""
-        return float(np.mean(self.call(y_true, y_pred)))
 
     def gradient(self, y_true, y_pred) -> np.ndarray:
         """d mean-loss / d y_pred, shape (N, C)."""
@@ -108,9 +137,9 @@ class SparseCategoricalCrossentropy:
 _LOSSES = {"sparse_categorical_crossentropy": SparseCategoricalCrossentropy}
 
 
-def get(identifier) -> SparseCategoricalCrossentropy:
+def get(identifier) -> Loss:
     """Resolve a loss given by name or as a loss object."""
-    if isinstance(identifier, SparseCategoricalCrossentropy):
+    if isinstance(identifier, Loss):
         return identifier
     if identifier is sparse_categorical_crossentropy:
         return SparseCategoricalCrossentropy()

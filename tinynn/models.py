@@ -9,12 +9,12 @@ import warnings
 
 import numpy as np
 
-from tinynn import backend, losses, optimizers, parameters, safety, utils
+from tinynn import backend, losses, optimizers, safety, saving, utils
 from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
-from tinynn.io import load_model, save_model
 from tinynn.layers import InputLayer, Layer, _unique_name
 from tinynn.progbar import Progbar
+from tinynn.saving import load_model
 from tinynn.summary import summary_table
 from tinynn.validation import as_features as _as_features
 from tinynn.validation import as_labels as _as_labels
@@ -22,11 +22,20 @@ from tinynn.validation import non_negative_int as _non_negative_int
 from tinynn.validation import positive_int as _positive_int
 from tinynn.validation import split_validation
 
-__all__ = ["Sequential", "load_model"]
+__all__ = ["Sequential", "load_model", "save_model"]
 
 
-class Sequential:
+def save_model(model: "Sequential", filepath, overwrite: bool = True,
+               include_optimizer: bool = True) -> None:
+    """`keras.models.save_model`: the same as `model.save(filepath)`."""
+    saving.save_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+
+class Sequential(Layer):
     """A linear stack of layers: `Sequential([Input((28, 28)), Flatten(), Dense(10)])`.
+
+    As in Keras, a model is itself a layer: forward runs the layers in order, backward runs
+    their backward passes in reverse, and its weights are theirs, layer by layer.
 
     Args:
         layers: list of layers (an `Input` first fixes the input shape). Defaults to none;
@@ -35,7 +44,7 @@ class Sequential:
     """
 
     def __init__(self, layers: "list[Layer] | None" = None, name: "str | None" = None):
-        self.name = name or _unique_name("sequential")
+        super().__init__(name=name or _unique_name("sequential"))
         self.layers: list[Layer] = []
         self.input_shape: tuple | None = None
         self.built = False
@@ -73,10 +82,10 @@ class Sequential:
             shape = layer.compute_output_shape(shape)
         self.output_shape = shape
         # Below (and including) the first layer with parameters, nobody needs d loss / d input.
-        first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        first = next((i for i, layer in enumerate(self.layers) if layer.trainable_weights),
+                     len(self.layers))
         for i, layer in enumerate(self.layers):
             layer.compute_input_grad = i > first
-        self._flat_params, self._flat_grads = parameters.pack(self.layers)
         self.built = True
 
     def _ensure_built(self, x: np.ndarray) -> None:
@@ -94,22 +103,36 @@ class Sequential:
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
-        """All parameters in Keras's order: for each layer, kernel then bias."""
-        return [p for layer in self.layers for p in layer.params.values()]
+        """The weights `fit` updates, in Keras's order: layer by layer, in creation order."""
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     @property
     def weights(self) -> list[np.ndarray]:
-        return self.trainable_weights
+        """All weights in Keras's order: for each layer, its trainable then its other weights."""
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def gradients(self) -> list[np.ndarray]:
+        """The gradient buffers of `trainable_weights`, in the same order: exactly the arrays the
+        optimizer reads in `fit`."""
+        return [g for layer in self.layers for g in layer.gradients]
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of all parameters in Keras's order."""
-        return [p.copy() for p in self.trainable_weights]
+        """Copies of all weights in Keras's order."""
+        return [w.copy() for w in self.weights]
 
     def set_weights(self, weights: list) -> None:
-        """Overwrite all parameters (in place) from a list in Keras's order."""
+        """Overwrite all weights (in place) from a list in Keras's order."""
         if not self.built:
             raise ValueError(f"Model '{self.name}' is not built yet: call it on data first.")
-        own = self.trainable_weights
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"Model '{self.name}' set_weights expected a list of arrays, got "
+                            f"{type(weights).__name__}.")
+        own = self.weights
         if len(weights) != len(own):
             raise ValueError(
                 f"set_weights expected {len(own)} arrays for model '{self.name}', "
@@ -117,12 +140,27 @@ class Sequential:
             )
         start = 0
         for layer in self.layers:
-            n = len(layer.params)
-            layer.set_weights(weights[start:start + n])
+            n = len(layer.weights)
+            layer.set_weights(list(weights[start:start + n]))
             start += n
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
+
+    def get_config(self) -> dict:
+        """Keras's Sequential config: the name and each layer's class and config."""
+        layers = [saving.serialize_keras_object(layer) for layer in self.layers]
+        if self.input_shape is not None:
+            layers.insert(0, {"class_name": "InputLayer",
+                              "config": {"shape": list(self.input_shape[1:]), "batch_size": None,
+                                         "name": "input_layer"}})
+        return {"name": self.name, "trainable": self.trainable, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: "dict | None" = None) -> "Sequential":
+        layers = [saving.deserialize_keras_object(spec, Layer, custom_objects, f"layer {i}")
+                  for i, spec in enumerate(config["layers"])]
+        return cls(layers, name=config.get("name"))
 
     def summary(self, print_fn=print) -> None:
         """Print a Keras-style table of layers, output shapes and parameter counts."""
@@ -131,9 +169,10 @@ class Sequential:
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Save architecture, weights and optimizer state to one file, atomically.
 
-        Reload with `tinynn.models.load_model(filepath)`; see `tinynn.io.save_model`.
+        Reload with `tinynn.models.load_model(filepath)`; see `tinynn.saving.save_model`.
         """
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        saving.save_model(self, filepath, overwrite=overwrite,
+                          include_optimizer=include_optimizer)
 
     # ----- compile -----------------------------------------------------------------------------
 
@@ -178,6 +217,23 @@ class Sequential:
             X = layer.forward(X, training=training)
         return X
 
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        """Y = layer_n(... layer_1(X)), as a layer of a bigger model."""
+        return self._forward(X, training)
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        """dX = layer_1.backward(... layer_n.backward(dY)): the chain rule, layer by layer."""
+        for layer in reversed(self.layers):
+            if dY is None:
+                break
+            dY = layer.backward(dY)
+        return dY
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        for layer in self.layers:
+            input_shape = layer.compute_output_shape(input_shape)
+        return input_shape
+
     def _loss_values(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Per-sample losses of the last forward pass (output Y, labels y)."""
         if self._uses_logits():
@@ -189,7 +245,7 @@ class Sequential:
         each layer's `grads`. Returns the per-sample losses, computed on the way."""
         *rest, last = self.layers
         if self._uses_logits():  # fused: loss and dZ = (softmax(Z) - onehot(y)) / N together
-            values, dZ = backend.ops().softmax_cross_entropy(last._Z, y)
+            values, dZ = backend.ops().softmax_cross_entropy_with_gradient(last._Z, y)
             dX = last.backward_from_logits(dZ)
         else:
             values = self.loss.call(y, Y)
@@ -205,16 +261,8 @@ class Sequential:
         Y = self._forward(X, training=True)
         values = self._backward(Y, y)
         safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
-        self.optimizer.apply(*self._optimizer_variables())
+        self.optimizer.apply(self.gradients, self.trainable_weights)
         return values, Y
-
-    def _optimizer_variables(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(parameters, gradients) as the optimizer sees them: the two flat arrays when the
-        parameters are packed (one update for the whole model), else one array per weight."""
-        if self._flat_params is not None:
-            return [self._flat_params], [self._flat_grads]
-        grads = [layer.grads[k] for layer in self.layers for k in layer.params]
-        return self.trainable_weights, grads
 
     # ----- the loops ---------------------------------------------------------------------------
 

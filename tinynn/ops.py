@@ -1,90 +1,135 @@
-"""The operations a layer, a loss or an optimizer needs, in plain NumPy: the reference backend.
+"""The math of every layer, loss and optimizer, in plain NumPy: the reference backend.
 
-Each function composes the textbook pure functions of `layers`, `activations` and `losses`.
-`tinynn.kernels` implements the same functions, with the same signatures, as fused numba
-kernels; the tests prove the two equal. Arguments named `out_*` are written in place.
+Two kinds of functions live here, and nothing else: this module imports only NumPy and the
+other pure-math modules (`activations`, `losses`), never a layer, a model or an optimizer.
+
+- **Textbook functions**, one formula each: `dense_forward`, `dense_backward`, `dropout_mask`, ...
+  They are what a student reads next to docs/backprop.md, and what the layers call.
+- **Fused operations**, the few the training loop's hot path runs (`dense_activation_forward`,
+  `adam_update`, ...). Each is written here as the composition of textbook lines; the numba
+  module `tinynn.kernels` implements some of them again, with the same signatures, as fused
+  kernels, and the tests prove the two equal. An operation `tinynn.kernels` does not define is
+  taken from this module, so a new layer never needs a kernel. Arguments named `out_*` are
+  written in place.
 """
 
 import numpy as np
 
-from tinynn import activations, layers, losses
+from tinynn import activations, losses
+
+# ----- Dense: Z = X @ W + b -------------------------------------------------------------------
+
+def dense_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Z = X @ W + b.   Shapes: X (N, n_in), W (n_in, units), b (units,) -> Z (N, units)."""
+    return X @ W + b
 
 
-def dense_forward(X, W, b, activation: str):
+def dense_backward(dZ: np.ndarray, X: np.ndarray, W: np.ndarray):
+    """Chain rule through Z = X @ W + b: dX = dZ @ W.T, dW = X.T @ dZ, db = sum_rows(dZ)."""
+    return dZ @ W.T, X.T @ dZ, dZ.sum(axis=0)
+
+
+def dense_activation_forward(X, W, b, activation: str):
     """Z = X @ W + b, A = f(Z).  Returns (Z, A)."""
-    Z = layers.dense_forward(X, W, b)
+    Z = dense_forward(X, W, b)
     return Z, activations.forward_backward(activation)[0](Z)
 
 
-def dense_backward(dA, X, W, Z, A, activation: str, out_dW, out_db, need_dX: bool = True):
-    """dZ = f'(dA), dW = X.T @ dZ, db = sum_rows(dZ), dX = dZ @ W.T.
+def dense_activation_backward(dA, X, W, Z, A, activation: str, out_dW, out_db,
+                              need_dX: bool = True):
+    """dZ = f'(Z) * dA, then dW = X.T @ dZ, db = sum_rows(dZ), dX = dZ @ W.T.
 
     Writes dW and db into out_dW and out_db; returns dX (None when not needed).
     """
     dZ = activations.forward_backward(activation)[1](dA, Z, A)
-    return dense_backward_from_logits(dZ, X, W, out_dW, out_db, need_dX)
+    return dense_backward_into(dZ, X, W, out_dW, out_db, need_dX)
 
 
-def dense_backward_from_logits(dZ, X, W, out_dW, out_db, need_dX: bool = True):
-    """The linear part of `dense_backward`, from the gradient w.r.t. Z."""
-    dX, dW, db = layers.dense_backward(dZ, X, W)
+def dense_backward_into(dZ, X, W, out_dW, out_db, need_dX: bool = True):
+    """`dense_backward` from the gradient w.r.t. Z, writing dW and db into out_dW and out_db."""
+    dX, dW, db = dense_backward(dZ, X, W)
     out_dW[...] = dW
     out_db[...] = db
     return dX if need_dX else None
 
 
-def dropout_forward(X, U, rate: float):
+# ----- Dropout: Y = X * mask ------------------------------------------------------------------
+
+def dropout_mask(U: np.ndarray, rate: float, dtype) -> np.ndarray:
+    """Inverted-dropout mask from uniforms U in [0, 1): 0 where U < rate (probability `rate`),
+    else 1 / (1 - rate), so that E[mask] = 1."""
+    return (U >= rate).astype(dtype) * np.asarray(1.0 / (1.0 - rate), dtype=dtype)
+
+
+def dropout_forward(X: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Y = X * mask."""
+    return X * mask
+
+
+def dropout_backward(dY: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """dX = dY * mask (the mask is a constant of the forward pass)."""
+    return dY * mask
+
+
+def dropout_train(X, U, rate: float):
     """mask = [U >= rate] / (1 - rate) for uniforms U in [0, 1); Y = X * mask. Returns (Y, mask)."""
-    mask = layers.dropout_mask(U, rate, X.dtype)
-    return layers.dropout_forward(X, mask), mask
+    mask = dropout_mask(U, rate, X.dtype)
+    return dropout_forward(X, mask), mask
 
 
-def dropout_backward(dY, mask):
-    """dX = dY * mask."""
-    return layers.dropout_backward(dY, mask)
+# ----- softmax cross-entropy ------------------------------------------------------------------
 
-
-def softmax_cross_entropy(Z, y):
+def softmax_cross_entropy_with_gradient(Z, y):
     """Per-sample losses logsumexp(Z_i) - Z_i[y_i] and the mean loss's gradient
     (softmax(Z) - onehot(y)) / N, in one call.  Returns (losses (N,), dZ (N, C))."""
     return losses.softmax_cross_entropy(Z, y), losses.softmax_cross_entropy_backward(Z, y)
 
 
-def adam_update(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) -> None:
-    """m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2);  w -= m alpha / (sqrt(v) + eps)."""
-    m += (g - m) * one_minus_beta_1
-    v += (g * g - v) * one_minus_beta_2
-    w -= (m * alpha) / (np.sqrt(v) + epsilon)
+# ----- optimizer updates: lists of weights W, gradients G and state, updated in place -------
+
+def adam_update(W: list, G: list, M: list, V: list, alpha, one_minus_beta_1, one_minus_beta_2,
+                epsilon) -> None:
+    """For each weight w with gradient g and moments m, v:
+    m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2);  w -= m alpha / (sqrt(v) + eps)."""
+    for w, g, m, v in zip(W, G, M, V, strict=True):
+        m += (g - m) * one_minus_beta_1
+        v += (g * g - v) * one_minus_beta_2
+        w -= (m * alpha) / (np.sqrt(v) + epsilon)
 
 
-def rmsprop_update(w, g, velocity, average_grad, momentum_buffer, learning_rate, rho,
-                   one_minus_rho, epsilon, momentum, centered: bool) -> None:
-    """v = rho v + (1 - rho) g^2;  w -= lr g / sqrt(v + eps).
+def rmsprop_update(W: list, G: list, velocities: list, average_grads: list,
+                   momentum_buffers: list, learning_rate, rho, one_minus_rho, epsilon, momentum,
+                   centered: bool) -> None:
+    """For each weight: v = rho v + (1 - rho) g^2;  w -= lr g / sqrt(v + eps).
 
     centered: a = rho a + (1 - rho) g and the denominator is sqrt(v - a^2 + eps).
     momentum > 0: b = momentum b + step;  w -= b.  Unused buffers are not touched.
     """
-    velocity[...] = rho * velocity + one_minus_rho * (g * g)
-    if centered:
-        average_grad[...] = rho * average_grad + one_minus_rho * g
-        denominator = velocity - average_grad * average_grad + epsilon
-    else:
-        denominator = velocity + epsilon
-    step = (learning_rate * g) / np.sqrt(denominator)
-    if momentum > 0:
-        momentum_buffer[...] = momentum * momentum_buffer + step
-        w -= momentum_buffer
-    else:
-        w -= step
+    for w, g, v, a, b in zip(W, G, velocities, average_grads, momentum_buffers, strict=True):
+        v[...] = rho * v + one_minus_rho * (g * g)
+        if centered:
+            a[...] = rho * a + one_minus_rho * g
+            denominator = v - a * a + epsilon
+        else:
+            denominator = v + epsilon
+        step = (learning_rate * g) / np.sqrt(denominator)
+        if momentum > 0:
+            b[...] = momentum * b + step
+            w -= b
+        else:
+            w -= step
 
 
-def sgd_update(w, g, velocity, learning_rate, momentum, nesterov: bool) -> None:
-    """v = mu v - lr g;  w += v  (nesterov: w += mu v - lr g).  With momentum 0: w -= lr g."""
-    if momentum == 0:
-        w -= learning_rate * g
-        return
-    velocity[...] = velocity * momentum - g * learning_rate
-    if nesterov:
-        w += velocity * momentum - g * learning_rate
-    else:
-        w += velocity
+def sgd_update(W: list, G: list, velocities: list, learning_rate, momentum,
+               nesterov: bool) -> None:
+    """For each weight: v = mu v - lr g;  w += v  (nesterov: w += mu v - lr g).
+    With momentum 0: w -= lr g (the velocities are not touched)."""
+    for w, g, v in zip(W, G, velocities, strict=True):
+        if momentum == 0:
+            w -= learning_rate * g
+            continue
+        v[...] = v * momentum - g * learning_rate
+        if nesterov:
+            w += v * momentum - g * learning_rate
+        else:
+            w += v

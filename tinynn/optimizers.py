@@ -1,9 +1,10 @@
 """Optimizers with Keras 3's update formulas and defaults. The optimizer owns the update.
 
-`apply(params, grads)` updates each parameter array in place. Per-parameter state (Adam's
-moments, RMSprop's mean squares, SGD's momentum) is created on the first call and kept by
-position in the list, so the model must pass its parameters in the same order every step (it
-does: Keras's weight order).
+`apply(grads, trainable_variables)` updates each variable array in place, as in Keras.
+Per-variable state (Adam's moments, RMSprop's mean squares, SGD's momentum) is created on the
+first call and kept by position in the list, so the model passes its weights in the same order
+every step (Keras's weight order). One call updates all of them: the backend receives the whole
+lists (the numba backend updates every weight in one compiled call).
 """
 
 import numpy as np
@@ -12,49 +13,101 @@ from tinynn import backend
 
 
 class Optimizer:
-    """Base class: counts steps in `iterations` and keeps one state slot per parameter.
+    """Base class: counts steps in `iterations` and keeps the per-weight state ("slots").
 
     An optimizer has no forward or backward pass of its own: it consumes the gradients g = dL/dw
     that the layers' backward passes wrote, and its formula is the update w <- w - step(g).
+    A subclass names its slots in `slot_names` (each a list with one array per weight, shaped
+    like it), lists its hyperparameters in `get_config`, and writes `update_step`.
 
     Args:
         learning_rate: the step size.
+        name: Defaults to the class's Keras name.
     """
 
-    def __init__(self, learning_rate: float):
+    slot_names: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: float, name: "str | None" = None):
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) \
                 or not learning_rate > 0:
             raise ValueError(
                 f"{type(self).__name__} expected a positive learning_rate, got {learning_rate!r}."
             )
         self.learning_rate = float(learning_rate)
+        self.name = name or type(self).__name__.lower()
         self.iterations = 0
-        self._shapes: list[tuple] | None = None
+        self.built = False
+        self._shapes: list[tuple] = []
 
-    def build(self, params: list[np.ndarray]) -> None:
-        """Create the per-parameter state (called on the first `apply`)."""
-        self._shapes = [p.shape for p in params]
+    def build(self, variables: list[np.ndarray]) -> None:
+        """Create the slots: for each slot name, one zero array per variable."""
+        self._shapes = [v.shape for v in variables]
+        self._dtypes = [v.dtype for v in variables]
+        for slot in self.slot_names:
+            setattr(self, slot, [np.zeros_like(v) for v in variables])
+        # update_step runs once per dtype (once, for a model in one floatx)
+        groups: dict = {}
+        for i, v in enumerate(variables):
+            groups.setdefault(v.dtype, []).append(i)
+        self._groups = list(groups.values())
+        self.built = True
 
-    def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """One step: update every `params[i]` in place from `grads[i]`, then count the step."""
-        if self._shapes is None:
-            self.build(params)
-        if [p.shape for p in params] != self._shapes:
+    def apply(self, grads: list[np.ndarray], trainable_variables: "list[np.ndarray] | None" = None
+              ) -> None:
+        """One step, as Keras's `optimizer.apply(grads, trainable_variables)`: update every
+        variable in place from its gradient, then count the step."""
+        if trainable_variables is None:
+            raise ValueError(f"{type(self).__name__}.apply needs trainable_variables (tinynn "
+                             "optimizers are not attached to a model).")
+        variables, grads = list(trainable_variables), list(grads)
+        if not self.built:
+            self.build(variables)
+        if len(variables) != len(self._shapes) or len(grads) != len(variables) or any(
+                v.shape != s for v, s in zip(variables, self._shapes, strict=True)):
             raise ValueError(
-                f"{type(self).__name__} was built for parameters shaped {self._shapes}, got "
-                f"{[p.shape for p in params]}. Use a new optimizer for a different model."
+                f"{type(self).__name__} was built for variables shaped {self._shapes}, got "
+                f"{[v.shape for v in variables]} and {len(grads)} gradients. Use a new "
+                "optimizer for a different model."
             )
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            self.update(i, p, g)
+        for i, (g, v) in enumerate(zip(grads, variables, strict=True)):
+            if g.shape != v.shape:
+                raise ValueError(f"{type(self).__name__}: gradient {i} has shape {g.shape}, its "
+                                 f"variable {v.shape}.")
+            if g.dtype != v.dtype:
+                grads[i] = g.astype(v.dtype)
+        if len(self._groups) == 1:
+            self.update_step(grads, variables, self.slots())
+        else:
+            for idx in self._groups:
+                self.update_step([grads[i] for i in idx], [variables[i] for i in idx],
+                                 {k: [a[i] for i in idx] for k, a in self.slots().items()})
         self.iterations += 1
 
     def apply_gradients(self, grads_and_vars) -> None:
-        """Keras's spelling: `apply_gradients(zip(grads, params))`."""
-        grads, params = zip(*grads_and_vars, strict=True)
-        self.apply(list(params), list(grads))
+        """Keras's spelling: `apply_gradients(zip(grads, trainable_variables))`."""
+        grads, variables = zip(*grads_and_vars, strict=True)
+        self.apply(list(grads), list(variables))
 
-    def update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+    def update_step(self, grads: list, variables: list, slots: dict) -> None:
+        """Update `variables` (one dtype) in place; `slots[name]` are their state arrays."""
         raise NotImplementedError
+
+    def slots(self) -> dict[str, list[np.ndarray]]:
+        """{slot name: one state array per variable}; empty before the first step."""
+        return {k: getattr(self, k) for k in self.slot_names} if self.built else {}
+
+    @property
+    def variables(self) -> list[np.ndarray]:
+        """All state arrays, slot by slot (Keras's `optimizer.variables`, without the counters)."""
+        return [a for arrays in self.slots().values() for a in arrays]
+
+    def get_config(self) -> dict:
+        """The constructor arguments (Keras's names), so `from_config` makes a twin."""
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Optimizer":
+        return cls(**config)
 
 
 class SGD(Optimizer):
@@ -72,22 +125,24 @@ class SGD(Optimizer):
         nesterov: Defaults to False.
     """
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
-        super().__init__(learning_rate)
+    slot_names = ("velocities",)
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 name: str = "SGD"):
+        super().__init__(learning_rate, name)
         if not 0 <= momentum <= 1:
             raise ValueError(f"SGD expected momentum in [0, 1], got momentum={momentum!r}.")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def build(self, params):
-        super().build(params)
-        self.velocities = [np.zeros_like(p) for p in params]
+    def get_config(self) -> dict:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
-    def update(self, i, p, g):
-        f = p.dtype.type
+    def update_step(self, grads, variables, slots):
+        f = variables[0].dtype.type
         momentum = f(np.float32(self.momentum))  # Keras: ops.cast(momentum) goes via float32
-        backend.ops().sgd_update(p, g, self.velocities[i], f(self.learning_rate), momentum,
-                                 self.nesterov)
+        backend.ops().sgd_update(variables, grads, slots["velocities"], f(self.learning_rate),
+                                 momentum, self.nesterov)
 
 
 class Adam(Optimizer):
@@ -107,9 +162,11 @@ class Adam(Optimizer):
         epsilon: added to sqrt(v). Defaults to 1e-7.
     """
 
+    slot_names = ("momentums", "velocities")
+
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7):
-        super().__init__(learning_rate)
+                 epsilon: float = 1e-7, name: str = "adam"):
+        super().__init__(learning_rate, name)
         for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not 0 <= beta < 1:
                 raise ValueError(f"Adam expected {name} in [0, 1), got {name}={beta!r}.")
@@ -117,10 +174,9 @@ class Adam(Optimizer):
             raise ValueError(f"Adam expected a positive epsilon, got epsilon={epsilon!r}.")
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def build(self, params):
-        super().build(params)
-        self.momentums = [np.zeros_like(p) for p in params]
-        self.velocities = [np.zeros_like(p) for p in params]
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
 
     def step_size(self, dtype) -> np.floating:
         """alpha_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) for the step about to be taken."""
@@ -130,11 +186,12 @@ class Adam(Optimizer):
         beta_2_power = np.power(f(np.float32(self.beta_2)), t)
         return f(self.learning_rate) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
 
-    def update(self, i, p, g):
-        f = p.dtype.type
-        backend.ops().adam_update(p, g, self.momentums[i], self.velocities[i],
-                                  self.step_size(p.dtype), f(1 - self.beta_1),
-                                  f(1 - self.beta_2), f(self.epsilon))
+    def update_step(self, grads, variables, slots):
+        dtype = variables[0].dtype
+        f = dtype.type
+        backend.ops().adam_update(variables, grads, slots["momentums"], slots["velocities"],
+                                  self.step_size(dtype), f(1 - self.beta_1), f(1 - self.beta_2),
+                                  f(self.epsilon))
 
 
 class RMSprop(Optimizer):
@@ -155,9 +212,11 @@ class RMSprop(Optimizer):
         centered: Defaults to False.
     """
 
+    slot_names = ("velocities", "average_gradients", "momentums")
+
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7, centered: bool = False):
-        super().__init__(learning_rate)
+                 epsilon: float = 1e-7, centered: bool = False, name: str = "rmsprop"):
+        super().__init__(learning_rate, name)
         if not 0 <= rho < 1:
             raise ValueError(f"RMSprop expected rho in [0, 1), got rho={rho!r}.")
         if not 0 <= momentum < 1:
@@ -167,32 +226,34 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
         self.centered = bool(centered)
 
-    def build(self, params):
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
+    def update_step(self, grads, variables, slots):
         """Keras's slot names. All three are kept (zeros when unused), so that saved models
         always hold the same arrays."""
-        super().build(params)
-        self.velocities = [np.zeros_like(p) for p in params]
-        self.average_gradients = [np.zeros_like(p) for p in params]
-        self.momentums = [np.zeros_like(p) for p in params]
-
-    def update(self, i, p, g):
-        f = p.dtype.type
-        backend.ops().rmsprop_update(p, g, self.velocities[i], self.average_gradients[i],
-                                     self.momentums[i], f(self.learning_rate), f(self.rho),
-                                     f(1 - self.rho), f(self.epsilon), f(self.momentum),
-                                     self.centered)
+        f = variables[0].dtype.type
+        backend.ops().rmsprop_update(variables, grads, slots["velocities"],
+                                     slots["average_gradients"], slots["momentums"],
+                                     f(self.learning_rate), f(self.rho), f(1 - self.rho),
+                                     f(self.epsilon), f(self.momentum), self.centered)
 
 
-_OPTIMIZERS = {"adam": Adam, "rmsprop": RMSprop, "sgd": SGD}
+def _all_optimizers() -> dict[str, type]:
+    """Every Optimizer subclass defined in this module, by lower-case class name."""
+    return {name.lower(): cls for name, cls in globals().items()
+            if isinstance(cls, type) and issubclass(cls, Optimizer) and cls is not Optimizer}
 
 
 def get(identifier) -> Optimizer:
     """Resolve an optimizer given by name (Keras defaults) or as an object."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in _OPTIMIZERS:
-        return _OPTIMIZERS[identifier.lower()]()
+    known = _all_optimizers()
+    if isinstance(identifier, str) and identifier.lower() in known:
+        return known[identifier.lower()]()
     raise ValueError(
-        f"Unknown optimizer {identifier!r}. Known optimizers: {', '.join(sorted(_OPTIMIZERS))} "
+        f"Unknown optimizer {identifier!r}. Known optimizers: {', '.join(sorted(known))} "
         "(or an instance such as tinynn.optimizers.Adam(learning_rate=5e-4))."
     )
