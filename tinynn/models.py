@@ -25,6 +25,11 @@ from tinynn.validation import split_validation
 __all__ = ["Sequential", "load_model"]
 
 
+class NotCompiledError(ValueError, RuntimeError):
+    """`fit`/`evaluate` before `compile`: a ValueError as in Keras 3, and a RuntimeError as in
+    earlier tinynn, so either `except` catches it."""
+
+
 class Sequential:
     """A linear stack of layers: `Sequential([Input((28, 28)), Flatten(), Dense(10)])`.
 
@@ -162,8 +167,12 @@ class Sequential:
                                         for m in metrics or [])]
 
     def _check_compiled(self, method: str) -> None:
+        # Keras 3.15 raises ValueError("You must call `compile()` before using the model.") from
+        # fit, evaluate, train_on_batch and test_on_batch; we add which method and the fix.
         if self.loss is None:
-            raise RuntimeError(f"You must call compile() before {method}().")
+            raise NotCompiledError(
+                f"You must call `compile()` before using the model: {method}() needs the loss it "
+                f"sets, e.g. model.compile(loss='sparse_categorical_crossentropy').")
 
     def _uses_logits(self) -> bool:
         """Keras computes a probability loss from the logits when the model ends in a softmax."""
