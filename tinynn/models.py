@@ -90,9 +90,12 @@ class Sequential:
         if not self.built:
             self.build((None, *x.shape[1:]))
         elif tuple(x.shape[1:]) != tuple(self.input_shape[1:]):
+            expected = tuple(self.input_shape[1:])
+            # samples of features fed images: (N, 28, 28) into a model starting with Dense(784)
+            hint = " Did you forget a Flatten layer?" if len(expected) == 1 and x.ndim > 2 else ""
             raise ValueError(
-                f"Model '{self.name}' expects samples of shape {tuple(self.input_shape[1:])}, "
-                f"got input of shape {x.shape}."
+                f"Model '{self.name}' expects samples of shape {expected}, "
+                f"got input of shape {x.shape}.{hint}"
             )
 
     # ----- weights -----------------------------------------------------------------------------
