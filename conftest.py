@@ -1,10 +1,23 @@
 """Root conftest: command-line options must be declared here, in the rootdir, so that
 `pytest tests/ parity/`, `pytest parity/` and `pytest parity/test_x.py` all accept them. The raw
-data fixture lives here too, shared by tests/ and parity/ (each scales it as it needs)."""
+data fixture and the hypothesis profiles live here too, shared by tests/ and parity/.
+
+Hypothesis runs the derandomized "ci" profile unless asked otherwise, so `make test` and a plain
+`pytest` pass or fail the same way on every run. `TINYNN_HYPOTHESIS=dev pytest tests/` (or
+`pytest --hypothesis-profile=dev`) draws fresh random examples each run, to hunt for new bugs.
+"""
+
+import os
 
 import pytest
+from hypothesis import settings
 
 import tinynn
+
+# deadline=None: the first call of a numba kernel compiles it, which no deadline should count.
+settings.register_profile("ci", deadline=None, max_examples=40, derandomize=True, database=None)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile(os.environ.get("TINYNN_HYPOTHESIS", "ci"))
 
 
 def pytest_addoption(parser):

@@ -86,13 +86,13 @@ def main():
     print("\nPer class, on the test set:")
     print(ClassReport.from_predictions(y_test, predicted, CLASS_NAMES))
 
-    saved = [
-        plot_learning_curves(history.history, args.out / "learning_curves.png"),
-        plot_predictions(x_test[:25], y_test[:25], predicted[:25], CLASS_NAMES,
-                         args.out / "predictions.png"),
-        plot_confusion_matrix(y_test, predicted, CLASS_NAMES, args.out / "confusion_matrix.png"),
-        plot_class_report(y_test, predicted, CLASS_NAMES, args.out / "per_class.png"),
-    ]
+    # Each plot function returns its matplotlib Figure (a notebook shows it) and writes the file.
+    saved = [args.out / name for name in ("learning_curves.png", "predictions.png",
+                                          "confusion_matrix.png", "per_class.png")]
+    plot_learning_curves(history.history, saved[0])
+    plot_predictions(x_test[:25], y_test[:25], predicted[:25], CLASS_NAMES, saved[1])
+    plot_confusion_matrix(y_test, predicted, CLASS_NAMES, saved[2])
+    plot_class_report(y_test, predicted, CLASS_NAMES, saved[3])
     print("\nSaved " + ", ".join(str(p) for p in saved))
 
 

@@ -58,7 +58,8 @@ def main():
     print(f"\n{len(results.trials)} trials in {time.perf_counter() - start:.0f} s, best first:")
     print(results)
     csv_path = results.to_csv(args.out / "trials.csv")
-    png_path = plot_trials(results, args.out / "trials.png")
+    png_path = args.out / "trials.png"
+    plot_trials(results, png_path)
 
     # The winner, trained again for longer, and tested once.
     print(f"\nRetraining the best configuration {results.best.config} ...")
@@ -68,7 +69,8 @@ def main():
     print(f"Retrained in {time.perf_counter() - start:.0f} s "
           f"({len(final['history']['loss'])} epochs): test accuracy "
           f"{final['test_accuracy']:.2%}, test loss {final['test_loss']:.4f}")
-    curves = plot_learning_curves(final["history"], args.out / "best_learning_curves.png")
+    curves = args.out / "best_learning_curves.png"
+    plot_learning_curves(final["history"], curves)
     print(f"Saved {csv_path}, {png_path} and {curves}")
 
 

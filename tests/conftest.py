@@ -1,16 +1,10 @@
-"""Shared fixtures: the real Fashion-MNIST data (fails loudly when absent), hypothesis profiles."""
-
-import os
+"""Shared fixtures: the real Fashion-MNIST data (fails loudly when absent). The hypothesis
+profiles are registered in the root conftest.py, for tests/ and parity/ alike."""
 
 import numpy as np
 import pytest
-from hypothesis import settings
 
 import tinynn
-
-settings.register_profile("ci", deadline=None, max_examples=40, derandomize=True)
-settings.register_profile("dev", deadline=None, max_examples=100)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="session")

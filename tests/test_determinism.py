@@ -60,3 +60,14 @@ def test_same_seed_is_bit_identical_in_one_and_in_two_processes(backend):
     assert len(first[0]["history"]["val_loss"]) == 3
     other = run_process(8, backend)[0]
     assert other["weights"] != first[0]["weights"] and other["history"] != first[0]["history"]
+
+
+def test_hypothesis_runs_the_derandomized_profile_unless_asked_otherwise(pytestconfig):
+    """`make test` must pass or fail the same way every run (root conftest.py)."""
+    from hypothesis import settings
+
+    ci = settings.get_profile("ci")
+    assert ci.derandomize and ci.database is None and ci.deadline is None
+    asked = pytestconfig.getoption("hypothesis_profile", None)
+    if os.environ.get("TINYNN_HYPOTHESIS", "ci") == "ci" and asked in (None, "ci"):
+        assert settings.default.derandomize and settings.default.database is None

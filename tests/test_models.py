@@ -3,6 +3,7 @@
 import io
 import re
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,10 +207,14 @@ def test_bad_input_gets_clear_errors(call, error, match):
 
 def test_fit_before_compile_and_unknown_names():
     model, x, y = small(compile=False)
-    with pytest.raises(RuntimeError, match="compile\\(\\) before fit"):
+    for error in (ValueError, RuntimeError):  # Keras 3 raises ValueError, tinynn did RuntimeError
+        with pytest.raises(error, match="^You must call `compile\\(\\)` before using the model: "
+                                        "fit\\(\\) needs"):
+            model.fit(x, y)
+        with pytest.raises(error, match="compile.*evaluate\\(\\)"):
+            model.evaluate(x, y)
+    with pytest.raises(tinynn.models.NotCompiledError):
         model.fit(x, y)
-    with pytest.raises(RuntimeError, match="compile\\(\\) before evaluate"):
-        model.evaluate(x, y)
     with pytest.raises(ValueError, match="Known optimizers: adam, rmsprop, sgd"):
         model.compile(optimizer="adagrad", loss="sparse_categorical_crossentropy")
     with pytest.raises(TypeError, match="metrics to be a list"):
@@ -261,6 +266,32 @@ def test_3d_input_into_dense_suggests_flatten():
     model.compile(loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="Did you forget a Flatten layer"):
         model.fit(np.zeros((4, 28, 28)), np.zeros(4, dtype=int), verbose=0)
+    # built for 784 features, then fed images: the model itself gives the hint
+    model = tinynn.Sequential([tinynn.Input((784,)), layers.Dense(10, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy")
+    images, labels = np.zeros((64, 28, 28)), np.zeros(64, dtype=int)
+    for call in (lambda: model.fit(images, labels, verbose=0),
+                 lambda: model.evaluate(images, labels, verbose=0),
+                 lambda: model.predict(images, verbose=0)):
+        with pytest.raises(ValueError, match="^Model 'sequential_\\d+' expects samples of shape "
+                           "\\(784,\\), got input of shape \\(64, 28, 28\\). Did you forget a "
+                           "Flatten layer\\?$"):
+            call()
+    with pytest.raises(ValueError, match="got input of shape \\(64, 783\\).$"):  # no hint
+        model.predict(np.zeros((64, 783)), verbose=0)
+
+
+def test_readme_quotes_the_model_errors_exactly():
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    model = tinynn.Sequential([tinynn.Input((784,)), layers.Dense(10, activation="softmax")],
+                              name="sequential")  # the README's is a session's first model
+    images, labels = np.zeros((64, 28, 28)), np.zeros(64, dtype=int)
+    for compile_first in (False, True):
+        if compile_first:
+            model.compile(loss="sparse_categorical_crossentropy")
+        with pytest.raises(ValueError) as error:
+            model.fit(images, labels, verbose=0)
+        assert str(error.value) in readme, str(error.value)
 
 
 def test_metric_given_as_function_is_named_like_keras():

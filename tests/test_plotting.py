@@ -1,8 +1,12 @@
-"""Every plot function writes a non-empty PNG (atomically, no temporary left behind), and the
-per-class report computes what its definitions say."""
+"""Every plot function returns its figure and writes a non-empty PNG (atomically, no temporary
+left behind) when given a path; none switches matplotlib's backend or touches pyplot's figures
+(a notebook's stay open); `ax=`/`axes=` draw where asked. The per-class report computes what its
+definitions say."""
 
+import matplotlib
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from tinynn import plotting, tuning
 from tinynn.reports import ClassReport, confusion_matrix, normalize_rows
@@ -21,10 +25,10 @@ def _trials():
     return results
 
 
+HISTORY = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8],
+           "val_accuracy": [0.4, 0.7]}
 PLOTS = {
-    "learning_curves": lambda p: plotting.plot_learning_curves(
-        {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8],
-         "val_accuracy": [0.4, 0.7]}, p),
+    "learning_curves": lambda p: plotting.plot_learning_curves(HISTORY, p),
     "predictions": lambda p: plotting.plot_predictions(
         np.random.default_rng(0).random((7, 28, 28)), Y_TRUE[:7], Y_PRED[:7], NAMES, p, cols=3),
     "confusion_matrix": lambda p: plotting.plot_confusion_matrix(Y_TRUE, Y_PRED, NAMES, p),
@@ -34,12 +38,46 @@ PLOTS = {
 
 
 @pytest.mark.parametrize("name", sorted(PLOTS))
-def test_plot_writes_a_png(name, tmp_path):
+def test_plot_writes_a_png_and_returns_the_figure(name, tmp_path):
     path = tmp_path / "sub" / f"{name}.png"
-    assert PLOTS[name](path) == path
+    fig = PLOTS[name](path)
+    assert isinstance(fig, Figure) and fig.axes
     data = path.read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 5000
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert isinstance(PLOTS[name](None), Figure)  # no path: nothing written
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_plot_keeps_the_backend_and_the_open_figures(name, tmp_path):
+    """A notebook's backend and figures survive: switching the backend closes every figure."""
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands for the notebook's backend: anything but Agg
+    try:
+        mine = plt.figure()
+        PLOTS[name](tmp_path / "plot.png")
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == [mine.number]  # still open, and no figure of tinynn's
+    finally:
+        plt.close("all")
+        matplotlib.use(before)
+
+
+def test_plots_draw_into_the_axes_given():
+    fig = Figure()
+    ax = fig.add_subplot(2, 2, 1)
+    assert plotting.plot_trials(_trials(), ax=ax) is fig and ax.lines
+    ax = fig.add_subplot(2, 2, 2)
+    assert plotting.plot_class_report(Y_TRUE, Y_PRED, NAMES, ax=ax) is fig and ax.patches
+    pair = [fig.add_subplot(2, 4, 5), fig.add_subplot(2, 4, 6)]
+    assert plotting.plot_learning_curves(HISTORY, axes=pair) is fig
+    assert all(len(ax.lines) == 2 for ax in pair)
+    pair = [fig.add_subplot(2, 4, 7), fig.add_subplot(2, 4, 8)]
+    assert plotting.plot_confusion_matrix(Y_TRUE, Y_PRED, NAMES, axes=pair) is fig
+    assert all(ax.images for ax in pair)
+    assert len(fig.axes) == 6  # nothing added beside what was asked for
 
 
 def test_every_public_plot_function_is_tested():

@@ -31,6 +31,11 @@ def save_model(model: "Sequential", filepath, overwrite: bool = True,
     saving.save_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
 
+class NotCompiledError(ValueError, RuntimeError):
+    """`fit`/`evaluate` before `compile`: a ValueError as in Keras 3, and a RuntimeError as in
+    earlier tinynn, so either `except` catches it."""
+
+
 class Sequential(Layer):
     """A linear stack of layers: `Sequential([Input((28, 28)), Flatten(), Dense(10)])`.
 
@@ -94,9 +99,12 @@ class Sequential(Layer):
         if not self.built:
             self.build((None, *x.shape[1:]))
         elif tuple(x.shape[1:]) != tuple(self.input_shape[1:]):
+            expected = tuple(self.input_shape[1:])
+            # samples of features fed images: (N, 28, 28) into a model starting with Dense(784)
+            hint = " Did you forget a Flatten layer?" if len(expected) == 1 and x.ndim > 2 else ""
             raise ValueError(
-                f"Model '{self.name}' expects samples of shape {tuple(self.input_shape[1:])}, "
-                f"got input of shape {x.shape}."
+                f"Model '{self.name}' expects samples of shape {expected}, "
+                f"got input of shape {x.shape}.{hint}"
             )
 
     # ----- weights -----------------------------------------------------------------------------
@@ -201,8 +209,12 @@ class Sequential(Layer):
                                         for m in metrics or [])]
 
     def _check_compiled(self, method: str) -> None:
+        # Keras 3.15 raises ValueError("You must call `compile()` before using the model.") from
+        # fit, evaluate, train_on_batch and test_on_batch; we add which method and the fix.
         if self.loss is None:
-            raise RuntimeError(f"You must call compile() before {method}().")
+            raise NotCompiledError(
+                f"You must call `compile()` before using the model: {method}() needs the loss it "
+                f"sets, e.g. model.compile(loss='sparse_categorical_crossentropy').")
 
     def _uses_logits(self) -> bool:
         """Keras computes a probability loss from the logits when the model ends in a softmax."""

@@ -1,40 +1,45 @@
-"""Figures for training reports (matplotlib, headless Agg backend): learning curves, a
-prediction grid, the confusion matrix, per-class scores and a tuning run's trials."""
+"""Figures for training reports: learning curves, a prediction grid, the confusion matrix,
+per-class scores and a tuning run's trials.
+
+Each function returns a `matplotlib.figure.Figure` (a notebook shows it when it ends a cell) and
+writes it to `path` when one is given. They build the Figure directly, without pyplot: they never
+switch matplotlib's backend (which would close a notebook's open figures) and leave no figure
+open. Those that draw on one axes (or a pair) draw on the `ax=` (`axes=`) you pass instead.
+"""
 
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # no screen needed
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path) -> Path:
-    """Save atomically: write a temporary file beside the target, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
-    tmp.replace(path)
-    _pyplot().close(fig)
-    return path
+def _save(fig: Figure, path) -> Figure:
+    """Write `fig` to `path` when given, atomically: a temporary file beside the target, then
+    renamed into place. Returns the figure."""
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
+        tmp.replace(path)
+    return fig
 
 
-def plot_learning_curves(history: dict, path) -> Path:
+def plot_learning_curves(history: dict, path=None, *, axes=None) -> Figure:
     """Accuracy and loss per epoch, training vs validation, side by side.
 
     Args:
         history: `History.history`, e.g. {"loss": [...], "val_loss": [...], ...}.
-        path: where to write the PNG.
+        path: where to write the PNG. Defaults to None (not written).
+        axes: two matplotlib axes to draw accuracy and loss on. Defaults to a new figure.
+
+    Returns:
+        The figure drawn on.
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    if axes is None:
+        fig = Figure(figsize=(11, 4))
+        axes = fig.subplots(1, 2)
+    fig = axes[0].get_figure()
     for ax, key in zip(axes, ("accuracy", "loss"), strict=True):
         for prefix, label in (("", "train"), ("val_", "validation")):
             values = history.get(prefix + key)
@@ -47,21 +52,24 @@ def plot_learning_curves(history: dict, path) -> Path:
     return _save(fig, path)
 
 
-def plot_predictions(images: np.ndarray, y_true, y_pred, class_names: list[str], path,
-                     cols: int = 5) -> Path:
+def plot_predictions(images: np.ndarray, y_true, y_pred, class_names: list[str], path=None,
+                     cols: int = 5) -> Figure:
     """A grid of images, "true / predicted" under each; mistakes in red.
 
     Args:
         images: (n, height, width) greyscale images.
         y_true, y_pred: integer labels, (n,).
         class_names: the name of each class.
-        path: where to write the PNG.
+        path: where to write the PNG. Defaults to None (not written).
         cols: images per row. Defaults to 5.
+
+    Returns:
+        The new figure.
     """
-    plt = _pyplot()
     n = len(images)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.5 * rows), squeeze=False)
+    fig = Figure(figsize=(2.2 * cols, 2.5 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -74,7 +82,8 @@ def plot_predictions(images: np.ndarray, y_true, y_pred, class_names: list[str],
     return _save(fig, path)
 
 
-def plot_confusion_matrix(y_true, y_pred, class_names: list[str], path) -> Path:
+def plot_confusion_matrix(y_true, y_pred, class_names: list[str], path=None, *,
+                          axes=None) -> Figure:
     """The confusion matrix twice, side by side: counts, and rows normalised to fractions.
 
     Row i is the true class, column j the prediction; the diagonal is what the model gets
@@ -83,14 +92,21 @@ def plot_confusion_matrix(y_true, y_pred, class_names: list[str], path) -> Path:
     Args:
         y_true, y_pred: integer labels, (n,).
         class_names: the name of each class.
-        path: where to write the PNG.
+        path: where to write the PNG. Defaults to None (not written).
+        axes: two matplotlib axes for the counts and the fractions. Defaults to a new figure.
+
+    Returns:
+        The figure drawn on.
     """
     from tinynn.reports import confusion_matrix, normalize_rows
 
-    plt = _pyplot()
     C = confusion_matrix(y_true, y_pred, len(class_names))
     k = len(class_names)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * (2 + 0.55 * k), 1.5 + 0.55 * k))
+    own = axes is None
+    if own:
+        fig = Figure(figsize=(2 * (2 + 0.55 * k), 1.5 + 0.55 * k))
+        axes = fig.subplots(1, 2)
+    fig = axes[0].get_figure()
     panels = ((axes[0], C, "counts", "d"), (axes[1], normalize_rows(C), "row-normalised", ".2f"))
     for ax, M, title, fmt in panels:
         ax.imshow(M, cmap="Blues")
@@ -103,26 +119,32 @@ def plot_confusion_matrix(y_true, y_pred, class_names: list[str], path) -> Path:
         ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(k), class_names, fontsize=8)
         ax.set(title=f"Confusion matrix ({title})", xlabel="predicted", ylabel="true")
-    fig.tight_layout()
+    if own:  # never rearrange a figure that is not ours
+        fig.tight_layout()
     return _save(fig, path)
 
 
-def plot_class_report(y_true, y_pred, class_names: list[str], path) -> Path:
+def plot_class_report(y_true, y_pred, class_names: list[str], path=None, *, ax=None) -> Figure:
     """Per-class precision, recall (= accuracy on the class) and F1 as grouped bars, worst
     recall first, with the class each one is most often mistaken for written beside it.
 
     Args:
         y_true, y_pred: integer labels, (n,).
         class_names: the name of each class.
-        path: where to write the PNG.
+        path: where to write the PNG. Defaults to None (not written).
+        ax: the matplotlib axes to draw on. Defaults to a new figure.
+
+    Returns:
+        The figure drawn on.
     """
     from tinynn.reports import ClassReport
 
-    plt = _pyplot()
     report = ClassReport.from_predictions(y_true, y_pred, class_names)
     order = np.argsort(report.recall)[::-1]  # barh draws bottom-up: worst ends on top
     k = len(class_names)
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.45 * k))
+    if ax is None:
+        ax = Figure(figsize=(9, 1.2 + 0.45 * k)).subplots()
+    fig = ax.get_figure()
     pos = np.arange(k)
     for offset, (label, values) in zip((-0.27, 0, 0.27), (("precision", report.precision),
                                                           ("recall", report.recall),
@@ -141,19 +163,24 @@ def plot_class_report(y_true, y_pred, class_names: list[str], path) -> Path:
     return _save(fig, path)
 
 
-def plot_trials(results, path) -> Path:
+def plot_trials(results, path=None, *, ax=None) -> Figure:
     """Validation accuracy of each tuning trial in the order run, with the best so far.
 
     Args:
         results: `tinynn.tuning.Results` (or any object with `.trials`, each having `number`,
             `val_accuracy` and `config`).
-        path: where to write the PNG.
+        path: where to write the PNG. Defaults to None (not written).
+        ax: the matplotlib axes to draw on. Defaults to a new figure.
+
+    Returns:
+        The figure drawn on.
     """
-    plt = _pyplot()
     trials = sorted(results.trials, key=lambda t: t.number)
     numbers = [t.number + 1 for t in trials]
     acc = np.array([t.val_accuracy for t in trials])
-    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(trials) + 3), 4))
+    if ax is None:
+        ax = Figure(figsize=(max(6, 0.5 * len(trials) + 3), 4)).subplots()
+    fig = ax.get_figure()
     ax.plot(numbers, acc, "o", label="trial")
     ax.step(numbers, np.maximum.accumulate(acc), where="post", label="best so far")
     best = int(np.argmax(acc))

@@ -3,6 +3,7 @@
     12/1688 ━━━━━━━━━━━━━━━━━━━━ 7s 4ms/step - accuracy: 0.4100 - loss: 1.6300
 """
 
+import os
 import sys
 import time
 
@@ -23,14 +24,30 @@ def _format_per_step(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}us/step"
 
 
+def _dynamic_display(stream) -> bool:
+    """Whether `stream` can redraw a line in place: a terminal, or standard output/error in a
+    Jupyter kernel or PyCharm, which are no tty but render the carriage return.
+
+    Keras (`keras/src/utils/progbar.py`, `_dynamic_display`) tests `sys.stdout.isatty()`,
+    `"ipykernel" in sys.modules` and `"PYCHARM_HOSTED" in os.environ` the same way, and also
+    `"posix" in sys.modules`; that module is loaded by every Python on Linux and macOS, so Keras
+    redraws even into a file or a pipe. tinynn leaves that test out and keeps logs one line per
+    epoch.
+    """
+    if hasattr(stream, "isatty") and stream.isatty():
+        return True
+    console = stream is sys.stdout or stream is sys.stderr
+    return console and ("ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ)
+
+
 class Progbar:
     """Progress over `target` steps.
 
     Args:
         target: total number of steps.
         width: characters in the bar. Defaults to 20.
-        verbose: 1 redraws one line (only on a terminal; elsewhere prints once at the end),
-            2 prints one summary line at the end. Defaults to 1.
+        verbose: 1 redraws one line (on a terminal, in Jupyter or PyCharm; elsewhere prints once
+            at the end), 2 prints one summary line at the end. Defaults to 1.
         interval: minimum seconds between redraws. Defaults to 0.05.
     """
 
@@ -38,7 +55,7 @@ class Progbar:
                  stream=None):
         self.target, self.width, self.verbose, self.interval = target, width, verbose, interval
         self.stream = stream or sys.stdout
-        self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.interactive = _dynamic_display(self.stream)
         self.start = time.perf_counter()
         self._last_draw = 0.0
 
