@@ -162,7 +162,10 @@ class Layer:
         self.built = True
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return input_shape
+        """By default, found as Keras finds it: by running forward, here on one sample of zeros.
+        Layers that know it say it without computing."""
+        Y = self.forward(np.zeros((1, *input_shape[1:]), config.floatx()), training=False)
+        return (input_shape[0], *np.shape(Y)[1:])
 
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must define forward(X, training).")
@@ -254,6 +257,9 @@ class InputLayer(Layer):
 
     def get_config(self) -> dict:
         return {"shape": list(self.input_shape), "batch_size": self.batch_size, "name": self.name}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
     def forward(self, X, training=False):
         return X
@@ -382,6 +388,9 @@ class Activation(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "activation": self.activation}
 
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
     def forward(self, X, training=False):
         self._Z, self._A = X, self._act(X)
         return self._A
@@ -441,6 +450,9 @@ class Dropout(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
     def forward(self, X, training=False):
         if not training or self.rate == 0:

@@ -84,6 +84,7 @@ class Sequential(Layer):
         for layer in self.layers:
             if not layer.built:
                 layer.build(shape)
+                layer.built = True  # as Keras does, whether or not build() said so
             shape = layer.compute_output_shape(shape)
         self.output_shape = shape
         # Below (and including) the first layer with parameters, nobody needs d loss / d input.

@@ -1,0 +1,302 @@
+"""The conformance suite (scikit-learn's `check_estimator` spirit): every layer, loss, optimizer
+and activation tinynn exports is discovered, not listed, and goes through the same battery.
+
+A new class is covered by existing. A student's own layer joins by being registered below, as a
+user would register it for saving. Keras equality for the same classes is in
+parity/test_conformance_keras.py.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import tinynn
+from tinynn import activations, backend, layers, losses, optimizers, saving
+from tinynn.gradient_check import assert_grad_close, numerical_grad
+
+
+@saving.register_keras_serializable(package="tests")
+class StudentDense(layers.Layer):
+    """A dense layer written the way a student would: Y = X @ W + b.
+
+    Backward: dW = X.T @ dY, db = sum_rows(dY), dX = dY @ W.T.
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight((input_shape[-1], self.units), "glorot_uniform", name="kernel")
+        self.b = self.add_weight((self.units,), "zeros", name="bias")
+
+    def forward(self, X, training=False):
+        self.X = X
+        return X @ self.w + self.b
+
+    def backward(self, dZ):
+        X = self.X
+        self.grads["kernel"] = X.T @ dZ  # the natural line: it must reach the optimizer
+        self.grads["bias"] = dZ.sum(axis=0)
+        return dZ @ self.w.T
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _subclasses(base):
+    for cls in base.__subclasses__():
+        yield cls
+        yield from _subclasses(cls)
+
+
+def _exported(base, module):
+    return sorted({c for c in _subclasses(base) if c.__module__ == module.__name__
+                   and not c.__name__.startswith("_")} | ({StudentDense} if base is layers.Layer
+                                                          else set()),
+                  key=lambda c: c.__name__)
+
+
+LAYERS = [c for c in _exported(layers.Layer, layers) if c is not layers.InputLayer]
+LOSSES = _exported(losses.Loss, losses)
+OPTIMIZERS = _exported(optimizers.Optimizer, optimizers)
+ACTIVATIONS = sorted({name for name in dir(activations)
+                      if callable(getattr(activations, f"{name}_backward", None))})
+
+# Sample values for constructor arguments without a default, by parameter name: a new class
+# whose arguments are all named here (or have defaults) is covered with no change to this file.
+SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh"}
+
+
+def make(cls, **overrides):
+    kwargs = {}
+    for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+        if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.default is not p.empty:
+            continue
+        assert p.name in SAMPLE_ARGUMENTS, (
+            f"{cls.__name__}.__init__ needs {p.name!r}: add a sample value to SAMPLE_ARGUMENTS")
+        kwargs[p.name] = SAMPLE_ARGUMENTS[p.name]
+    return cls(**{**kwargs, **overrides})
+
+
+def sample_input(rng, n=5):
+    return rng.normal(size=(n, 2, 3))
+
+
+def with_seed(cls):
+    return {"seed": 7} if "seed" in inspect.signature(cls.__init__).parameters else {}
+
+
+def test_discovery_finds_the_known_classes():
+    """A guard on the discovery itself: it must see at least what tinynn had when it was written."""
+    names = {c.__name__ for c in LAYERS}
+    assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax", "StudentDense"} <= names
+    assert {"Adam", "SGD", "RMSprop"} <= {c.__name__ for c in OPTIMIZERS}
+    assert "SparseCategoricalCrossentropy" in {c.__name__ for c in LOSSES}
+    assert {"relu", "tanh", "sigmoid", "softmax", "linear"} <= set(ACTIVATIONS)
+
+
+# ----- layers ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
+def test_layer_gradcheck_float64(cls):
+    rng = np.random.default_rng(0)
+    layer = make(cls, **with_seed(cls))
+    X = sample_input(rng)
+    if not isinstance(layer, layers.Flatten) and not isinstance(layer, layers.Dropout):
+        X = X.reshape(len(X), -1)
+    result = tinynn.gradcheck(layer, X, verbose=False)
+    assert result.passed, result
+    assert {r.param for r in result.rows} == {*layer.grads, "input"}
+
+
+@pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
+def test_layer_config_round_trip(cls):
+    layer = make(cls, **with_seed(cls))
+    config = layer.get_config()
+    twin = cls.from_config(config)
+    assert type(twin) is cls and twin.get_config() == config
+    spec = saving.serialize_keras_object(layer)
+    assert saving.deserialize_keras_object(spec, layers.Layer).get_config() == config
+
+
+@pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
+def test_layer_saves_and_loads_inside_a_model(cls, tmp_path):
+    tinynn.utils.set_random_seed(0)
+    model = tinynn.Sequential([tinynn.Input((6,)), make(cls, **with_seed(cls)),
+                               layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(1).normal(size=(16, 6)).astype("float32")
+    y = np.arange(16) % 3
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = tinynn.models.load_model(tmp_path / "m.npz")
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    a = model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0).history
+    b = loaded.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0).history
+    assert a == b  # the optimizer's state came back too
+
+
+@pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
+def test_layer_backends_agree(cls):
+    """The numba backend (a kernel where one exists, else the reference) equals the NumPy one."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(5, 6)).astype("float32")
+    dY = None
+    results = []
+    for name in ("numpy", "numba"):
+        backend.set_backend(name)
+        try:
+            tinynn.utils.set_random_seed(0)
+            layer = make(cls, **with_seed(cls))
+            Y = layer(X, training=True)
+            dY = rng.normal(size=Y.shape).astype("float32") if dY is None else dY
+            dX = layer.backward(dY)
+            results.append([Y, dX, *(layer.grads[k] for k in layer.grads)])
+        finally:
+            backend.set_backend("numba")
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
+def test_layer_trains_what_its_gradients_say(cls):
+    """After one SGD step in `fit`, every trainable weight moved by exactly -lr * its gradient:
+    the gradient the layer wrote is the one the optimizer applied."""
+    tinynn.utils.set_random_seed(0)
+    layer = make(cls, **with_seed(cls))
+    model = tinynn.Sequential([tinynn.Input((6,)), layer, layers.Dense(3)])
+    model.compile(optimizer=optimizers.SGD(0.1),
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(2).normal(size=(8, 6)).astype("float32")
+    y = np.arange(8) % 3
+    before = [w.copy() for w in layer.trainable_weights]
+    model._backward(model._forward(x, training=False), y)
+    expected = [w - np.float32(0.1) * g for w, g in zip(before, layer.gradients, strict=True)]
+    if isinstance(layer, layers.Dropout):
+        return  # no weights; its training-mode mask differs between the two passes
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for got, want, old in zip(layer.trainable_weights, expected, before, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+        assert not np.array_equal(got, old), "a weight did not move"
+
+
+# ----- losses, optimizers, activations ---------------------------------------------------------
+
+@pytest.mark.parametrize("cls", LOSSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_loss_gradient_and_config(cls, from_logits):
+    rng = np.random.default_rng(0)
+    loss = make(cls, from_logits=from_logits)
+    Z = rng.normal(size=(6, 4))
+    P = Z if from_logits else activations.softmax(Z)
+    y = rng.integers(0, 4, size=6)
+    numeric = numerical_grad(lambda: loss(y, P), P)
+    assert_grad_close(loss.gradient(y, P), numeric, f"{cls.__name__} d loss / d y_pred")
+    assert cls.from_config(loss.get_config()).get_config() == loss.get_config()
+    assert losses.get(loss) is loss
+
+
+@pytest.mark.parametrize("cls", OPTIMIZERS, ids=lambda c: c.__name__)
+def test_optimizer_config_and_backends(cls):
+    opt = make(cls)
+    assert cls.from_config(opt.get_config()).get_config() == opt.get_config()
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=s).astype("float32") for s in ((4, 3), (3,))]
+    grads = [[rng.normal(size=w.shape).astype("float32") for w in start] for _ in range(3)]
+    results = []
+    for name in ("numpy", "numba"):
+        backend.set_backend(name)
+        try:
+            variables, opt = [w.copy() for w in start], cls.from_config(opt.get_config())
+            for g in grads:
+                opt.apply(g, variables)
+            results.append(variables)
+        finally:
+            backend.set_backend("numba")
+    assert opt.iterations == 3 and set(opt.slots()) == set(cls.slot_names)
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert not np.array_equal(results[0][0], start[0])
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_backward_is_its_derivative(name):
+    rng = np.random.default_rng(0)
+    forward, backward = activations.forward_backward(name)
+    Z = rng.normal(size=(4, 5)) + 0.05  # away from relu's kink at exactly 0
+    R = rng.normal(size=Z.shape)
+    numeric = numerical_grad(lambda: float((forward(Z) * R).sum()), Z)
+    assert_grad_close(backward(R, Z, forward(Z)), numeric, f"{name}'")
+
+
+# ----- the student's layer, beyond the battery -------------------------------------------------
+
+def test_student_dense_trains_with_fit_exactly_like_dense(tmp_path):
+    x = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
+    y = np.arange(64) % 3
+
+    def run(hidden):
+        tinynn.utils.set_random_seed(5)
+        model = tinynn.Sequential([tinynn.Input((6,)), hidden, layers.Activation("tanh"),
+                                   layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        history = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+        return model, history.history["loss"]
+
+    student, student_loss = run(StudentDense(4))
+    dense, dense_loss = run(layers.Dense(4))
+    np.testing.assert_allclose(student_loss, dense_loss, rtol=1e-5)
+    for a, b in zip(student.get_weights(), dense.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert student_loss[-1] < student_loss[0]
+    # `self.w` from add_weight stays the array the optimizer updates
+    assert student.layers[0].w is student.layers[0].params["kernel"]
+    student.save(tmp_path / "s.npz")
+    loaded = tinynn.models.load_model(tmp_path / "s.npz",
+                                      custom_objects={"StudentDense": StudentDense})
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), student.predict(x, verbose=0))
+
+
+class ForgetsToStore(StudentDense):
+    """A student bug: the gradients are computed, but kept in attributes the optimizer never
+    reads."""
+
+    def backward(self, dZ):
+        self.dW, self.db = self.X.T @ dZ, dZ.sum(axis=0)
+        return dZ @ self.w.T
+
+    def get_config(self):
+        return super().get_config()
+
+
+def test_gradcheck_fails_when_the_optimizer_would_apply_another_gradient():
+    tinynn.utils.set_random_seed(0)
+    model = tinynn.Sequential([tinynn.Input((6,)), ForgetsToStore(4),
+                               layers.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(5, 6))
+    y = np.arange(5) % 3
+    result = tinynn.gradcheck(model, x, y, verbose=False)
+    assert not result.passed
+    assert {(r.layer, r.param) for r in result.failures} == {
+        (model.layers[0].name, "kernel"), (model.layers[0].name, "bias")}
+    # the same model with the gradients stored passes
+    model = tinynn.Sequential([tinynn.Input((6,)), StudentDense(4),
+                               layers.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy")
+    assert tinynn.gradcheck(model, x, y, verbose=False).passed
+
+
+def test_assigning_to_params_or_grads_writes_in_place_and_checks_shapes():
+    layer = StudentDense(2)
+    layer(np.ones((1, 3)))
+    kernel = layer.params["kernel"]
+    layer.params["kernel"] = np.full((3, 2), 0.5)
+    assert layer.params["kernel"] is kernel and layer.w is kernel and (kernel == 0.5).all()
+    with pytest.raises(ValueError, match="student_dense.*weight 'kernel' has shape \\(3, 2\\)"):
+        layer.params["kernel"] = np.ones((2, 2))
+    with pytest.raises(KeyError, match="add_weight"):
+        layer.grads["gamma"] = np.ones(2)
