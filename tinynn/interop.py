@@ -10,7 +10,7 @@ axis). Weights travel in Keras's order (kernel (n_in, units), then bias, per Den
 """
 
 from tinynn import layers as tl
-from tinynn.models import Sequential
+from tinynn import saving
 
 SUPPORTED = "Dense, Dropout, Flatten, ReLU, Activation, Softmax"
 
@@ -62,7 +62,7 @@ def _layer_from_keras(layer) -> tl.Layer:
     raise _unsupported(layer, "from_keras")
 
 
-def from_keras(keras_model) -> Sequential:
+def from_keras(keras_model):
     """A tinynn Sequential with the architecture and weights of a Keras Sequential.
 
     Weights are converted to tinynn's floatx (`tinynn.config.set_floatx`).
@@ -78,6 +78,8 @@ def from_keras(keras_model) -> Sequential:
     if not keras_model.built:
         raise ValueError("from_keras needs a built Keras model: give it an Input first.")
     converted = [_layer_from_keras(layer) for layer in keras_model.layers]
+    # tinynn's Sequential, found as a file's would be (this module sits below models.py)
+    Sequential = saving.get_registered_object("Sequential", base=tl.Layer)  # noqa: N806
     model = Sequential([tl.Input(tuple(keras_model.input_shape[1:])), *converted],
                        name=keras_model.name)
     model.set_weights(keras_model.get_weights())
@@ -93,7 +95,7 @@ def _layer_to_keras(keras, layer, dtype: str):
                                      "config": {**layer.get_config(), "dtype": dtype}})
 
 
-def _compile_like(keras, keras_model, model: Sequential) -> None:
+def _compile_like(keras, keras_model, model) -> None:
     """Compile the Keras model with the same loss, metrics and optimizer, each built from its
     tinynn config (the names and arguments are Keras's)."""
     opt, loss = model.optimizer, model.loss
@@ -106,7 +108,7 @@ def _compile_like(keras, keras_model, model: Sequential) -> None:
     )
 
 
-def to_keras(model: Sequential):
+def to_keras(model):
     """A `keras.Sequential` with the architecture and weights of a built tinynn model.
 
     The Keras layers use the dtype of the tinynn weights (float32 or float64). A compiled

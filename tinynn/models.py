@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from tinynn import backend, losses, optimizers, safety, saving, utils
+from tinynn import backend, interop, losses, optimizers, safety, saving, utils
 from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.layers import InputLayer, Layer, _unique_name
@@ -439,7 +439,6 @@ class Sequential(Layer):
 
     def to_keras(self):
         """This model as a `keras.Sequential` with the same weights (see `tinynn.interop`)."""
-        from tinynn import interop
         return interop.to_keras(self)
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
@@ -451,5 +450,4 @@ class Sequential(Layer):
 
 def from_keras(keras_model) -> Sequential:
     """A tinynn Sequential with a Keras Sequential's layers and weights (see `tinynn.interop`)."""
-    from tinynn import interop
     return interop.from_keras(keras_model)
