@@ -45,22 +45,10 @@ class StudentDense(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-def _subclasses(base):
-    for cls in base.__subclasses__():
-        yield cls
-        yield from _subclasses(cls)
-
-
-def _exported(base, module):
-    return sorted({c for c in _subclasses(base) if c.__module__ == module.__name__
-                   and not c.__name__.startswith("_")} | ({StudentDense} if base is layers.Layer
-                                                          else set()),
-                  key=lambda c: c.__name__)
-
-
-LAYERS = [c for c in _exported(layers.Layer, layers) if c is not layers.InputLayer]
-LOSSES = _exported(losses.Loss, losses)
-OPTIMIZERS = _exported(optimizers.Optimizer, optimizers)
+LAYERS = [c for c in saving.builtin_classes(layers.Layer)
+          if c.__module__ == "tinynn.layers" and c is not layers.InputLayer] + [StudentDense]
+LOSSES = saving.builtin_classes(losses.Loss)
+OPTIMIZERS = saving.builtin_classes(optimizers.Optimizer)
 ACTIVATIONS = sorted({name for name in dir(activations)
                       if callable(getattr(activations, f"{name}_backward", None))})
 

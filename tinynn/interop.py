@@ -91,8 +91,7 @@ def _layer_to_keras(keras, layer, dtype: str):
     kind = type(layer).__name__
     if kind not in SUPPORTED.split(", "):
         raise _unsupported(layer, "to_keras")
-    return keras.layers.deserialize({"class_name": kind,
-                                     "config": {**layer.get_config(), "dtype": dtype}})
+    return getattr(keras.layers, kind).from_config({**layer.get_config(), "dtype": dtype})
 
 
 def _compile_like(keras, keras_model, model) -> None:
@@ -100,10 +99,8 @@ def _compile_like(keras, keras_model, model) -> None:
     tinynn config (the names and arguments are Keras's)."""
     opt, loss = model.optimizer, model.loss
     keras_model.compile(
-        optimizer=keras.optimizers.deserialize({"class_name": type(opt).__name__,
-                                                "config": opt.get_config()}),
-        loss=keras.losses.deserialize({"class_name": type(loss).__name__,
-                                       "config": loss.get_config()}),
+        optimizer=getattr(keras.optimizers, type(opt).__name__).from_config(opt.get_config()),
+        loss=getattr(keras.losses, type(loss).__name__).from_config(loss.get_config()),
         metrics=model.metrics_names[1:],
     )
 

@@ -73,12 +73,16 @@ def _subclasses(base: type) -> Iterator[type]:
         yield from _subclasses(cls)
 
 
+def builtin_classes(base: type) -> list[type]:
+    """tinynn's own public subclasses of `base` (discovered, not listed), by name."""
+    found = {cls for cls in _subclasses(base)
+             if cls.__module__.startswith("tinynn.") and not cls.__name__.startswith("_")}
+    return sorted(found, key=lambda cls: cls.__name__)
+
+
 def _builtin(base: type, class_name: str) -> "type | None":
-    """tinynn's own subclass of `base` with this name (discovered, not listed)."""
-    for cls in _subclasses(base):
-        if cls.__name__ == class_name and cls.__module__.startswith("tinynn."):
-            return cls
-    return None
+    """tinynn's own subclass of `base` with this name."""
+    return next((cls for cls in builtin_classes(base) if cls.__name__ == class_name), None)
 
 
 def get_registered_object(name: str, custom_objects: "dict | None" = None,
