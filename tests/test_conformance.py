@@ -288,3 +288,28 @@ def test_assigning_to_params_or_grads_writes_in_place_and_checks_shapes():
         layer.params["kernel"] = np.ones((2, 2))
     with pytest.raises(KeyError, match="add_weight"):
         layer.grads["gamma"] = np.ones(2)
+
+
+def test_a_model_stays_trainable_after_gradcheck_and_set_weights():
+    x = np.random.default_rng(0).normal(size=(32, 6)).astype("float32")
+    y = np.arange(32) % 3
+
+    def model():
+        tinynn.utils.set_random_seed(3)
+        m = tinynn.Sequential([tinynn.Input((6,)), layers.Dense(5, activation="relu"),
+                               layers.Dropout(0.2), layers.Dense(3, activation="softmax")])
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return m
+
+    checked, plain = model(), model()
+    assert tinynn.gradcheck(checked, x[:4], y[:4], verbose=False).passed
+    checked.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    plain.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    for a, b in zip(checked.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # gradcheck changed nothing, not even the RNG
+    before = plain.get_weights()
+    plain.set_weights([w * 0.5 for w in before])
+    halved = plain.get_weights()
+    plain.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(plain.get_weights(), halved,
+                                                         strict=True))

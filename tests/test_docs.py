@@ -31,3 +31,30 @@ def test_backprop_doc_matches_the_code_it_derives():
     for name in ("dense_forward", "dense_backward", "relu_backward",
                  "softmax_cross_entropy_backward", "examples/backprop.py", "gradcheck"):
         assert name in text, name
+
+
+def test_readme_own_layer_example_trains_saves_and_passes_gradcheck(tmp_path):
+    """The README's "Your own layer" code, run as written."""
+    import numpy as np
+
+    import tinynn
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Your own layer"):]
+    code = section[section.index("```python") + len("```python"):section.index("```\n", 10)]
+    namespace = {"tinynn": tinynn}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 (our own README)
+    Scale = namespace["Scale"]  # noqa: N806
+    tinynn.utils.set_random_seed(0)
+    model = tinynn.Sequential([tinynn.Input((4,)), layers.Dense(5, activation="tanh"), Scale(),
+                               layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    y = np.arange(32) % 3
+    assert tinynn.gradcheck(model, x[:6], y[:6], verbose=False).passed
+    scale = model.layers[1].s.copy()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert not np.array_equal(model.layers[1].s, scale)  # trained, through self.s itself
+    model.save(tmp_path / "m.npz")
+    loaded = tinynn.models.load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
