@@ -45,8 +45,41 @@ class StudentDense(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@saving.register_keras_serializable(package="tests")
+class Center(layers.Layer):
+    """Y = X - mean + b: in training the batch mean, which also updates a moving mean (a weight
+    the optimizer must not touch); at inference the moving mean. A student's BatchNorm, halved.
+
+    Backward (training): dX = dY - mean_rows(dY), db = sum_rows(dY).
+    """
+
+    def __init__(self, momentum: float = 0.9, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+
+    def build(self, input_shape):
+        self.add_weight((input_shape[-1],), "zeros", name="bias")
+        self.add_weight((input_shape[-1],), "zeros", trainable=False, name="moving_mean")
+
+    def forward(self, X, training=False):
+        mean = X.mean(axis=0) if training else self.params["moving_mean"]
+        if training:
+            m = self.momentum
+            self.params["moving_mean"] = m * self.params["moving_mean"] + (1 - m) * mean
+        self.training = training
+        return X - mean + self.params["bias"]
+
+    def backward(self, dY):
+        self.grads["bias"] = dY.sum(axis=0)
+        return dY - dY.mean(axis=0) if self.training else dY
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
+
 LAYERS = [c for c in saving.builtin_classes(layers.Layer)
-          if c.__module__ == "tinynn.layers" and c is not layers.InputLayer] + [StudentDense]
+          if c.__module__ == "tinynn.layers" and c is not layers.InputLayer] + [StudentDense,
+                                                                                Center]
 LOSSES = saving.builtin_classes(losses.Loss)
 OPTIMIZERS = saving.builtin_classes(optimizers.Optimizer)
 ACTIVATIONS = sorted({name for name in dir(activations)
@@ -161,7 +194,7 @@ def test_layer_trains_what_its_gradients_say(cls):
     x = np.random.default_rng(2).normal(size=(8, 6)).astype("float32")
     y = np.arange(8) % 3
     before = [w.copy() for w in layer.trainable_weights]
-    model._backward(model._forward(x, training=False), y)
+    model._backward(model._forward(x, training=True), y)
     expected = [w - np.float32(0.1) * g for w, g in zip(before, layer.gradients, strict=True)]
     if isinstance(layer, layers.Dropout):
         return  # no weights; its training-mode mask differs between the two passes
@@ -314,3 +347,23 @@ def test_a_model_stays_trainable_after_gradcheck_and_set_weights():
     plain.fit(x, y, epochs=1, batch_size=8, verbose=0)
     assert all(not np.array_equal(a, b) for a, b in zip(plain.get_weights(), halved,
                                                          strict=True))
+
+
+def test_non_trainable_weights_are_saved_and_never_touched_by_the_optimizer(tmp_path):
+    tinynn.utils.set_random_seed(0)
+    center = Center()
+    model = tinynn.Sequential([tinynn.Input((4,)), center, layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert center.weight_names == ["bias", "moving_mean"]
+    assert len(model.trainable_weights) == 3 and len(model.non_trainable_weights) == 1
+    x = np.random.default_rng(0).normal(loc=2.0, size=(64, 4)).astype("float32")
+    y = np.arange(64) % 3
+    model.fit(x, y, epochs=1, batch_size=64, shuffle=False, verbose=0)
+    # one step: the moving mean is exactly the layer's own update, nothing from Adam
+    np.testing.assert_allclose(center.params["moving_mean"], 0.1 * x.mean(axis=0), rtol=1e-6)
+    assert all(len(slot) == 3 for slot in model.optimizer.slots().values())
+    model.save(tmp_path / "c.npz")
+    loaded = tinynn.models.load_model(tmp_path / "c.npz")
+    np.testing.assert_array_equal(loaded.layers[0].params["moving_mean"],
+                                  center.params["moving_mean"])
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
