@@ -1,16 +1,18 @@
-"""EarlyStopping driven by scripted monitor sequences, and the Keras callback protocol in fit.
+"""EarlyStopping driven by scripted monitor sequences, and the Keras callback protocol in fit,
+evaluate and predict.
 
 Expected stop and restore epochs are worked out by hand from Keras 3's rules (see the
 EarlyStopping docstring); parity/ replays the same scripts through Keras's own callback.
 """
 
+import re
 import warnings
 
 import numpy as np
 import pytest
 
 import tinynn
-from tinynn.callbacks import Callback, EarlyStopping
+from tinynn.callbacks import Callback, CallbackList, EarlyStopping, History
 
 
 class EpochStampedModel:
@@ -203,3 +205,247 @@ def test_improvement_is_judged_in_float32_like_keras():
     of 1e-9 on 0.3 is a tie (no improvement), so patience 0 stops."""
     assert drive(EarlyStopping(patience=0), [0.3, 0.3 - 1e-9, 0.2]) == (2, 1, None)
     assert drive(EarlyStopping(patience=0), [0.3, 0.3 - 1e-6, 0.2]) == (3, 0, None)
+
+
+# ----- the hooks fit, evaluate and predict call (Keras 3's sequences: parity/test_callbacks_parity)
+
+HOOKS = [f"on_{name}" for name in (
+    "train_begin", "train_end", "epoch_begin", "epoch_end", "train_batch_begin",
+    "train_batch_end", "test_begin", "test_end", "test_batch_begin", "test_batch_end",
+    "predict_begin", "predict_end", "predict_batch_begin", "predict_batch_end")]
+
+
+class FullRecorder(Callback):
+    """Records (hook, epoch or batch index or None, logs) for every hook; logs is whatever the
+    hook received (a copy when it is a dict)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+
+def _recording(hook):
+    def record(self, *args, **kwargs):
+        *index, logs = (*args, *kwargs.values())  # logs comes last, by position or keyword
+        self.calls.append((hook, index[0] if index else None,
+                           dict(logs) if isinstance(logs, dict) else logs))
+    return record
+
+
+for _hook in HOOKS:
+    setattr(FullRecorder, _hook, _recording(_hook))
+
+
+def names(calls):
+    return [hook for hook, _, _ in calls]
+
+
+def test_on_batch_end_alone_is_called_once_per_training_batch():
+    """Keras 3's base on_train_batch_* forward to on_batch_*: overriding only the alias works,
+    and only for training batches (not validation, evaluate or predict)."""
+    seen = []
+
+    class Old(Callback):
+        def on_batch_begin(self, batch, logs=None):
+            seen.append(("begin", batch, logs))
+
+        def on_batch_end(self, batch, logs=None):
+            seen.append(("end", batch, sorted(logs)))
+
+    model, x, y = tiny_model()
+    cb = Old()
+    model.fit(x, y, epochs=2, batch_size=4, validation_data=(x[:5], y[:5]), callbacks=[cb],
+              verbose=0)
+    epoch = [("begin", 0, {}), ("end", 0, ["accuracy", "loss"]), ("begin", 1, {}),
+             ("end", 1, ["accuracy", "loss"]), ("begin", 2, {}), ("end", 2, ["accuracy", "loss"])]
+    assert seen == epoch * 2
+    model.evaluate(x, y, batch_size=4, callbacks=[cb], verbose=0)
+    model.predict(x, batch_size=4, callbacks=[cb], verbose=0)
+    assert seen == epoch * 2
+
+
+def test_overriding_on_train_batch_end_replaces_the_alias_unless_it_calls_super():
+    calls = []
+
+    class Plain(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            calls.append(("plain train_batch_end", batch))
+
+        def on_batch_end(self, batch, logs=None):
+            calls.append(("plain batch_end", batch))
+
+    class Super(Plain):
+        def on_train_batch_end(self, batch, logs=None):
+            super(Plain, self).on_train_batch_end(batch, logs)
+            calls.append(("super train_batch_end", batch))
+
+    model, x, y = tiny_model()
+    model.fit(x, y, epochs=1, batch_size=5, callbacks=[Plain(), Super()], verbose=0)
+    assert calls == [("plain train_batch_end", 0), ("plain batch_end", 0),
+                     ("super train_batch_end", 0), ("plain train_batch_end", 1),
+                     ("plain batch_end", 1), ("super train_batch_end", 1)]
+
+
+def test_evaluate_calls_the_test_hooks_with_running_and_final_logs():
+    model, x, y = tiny_model()
+    rec = FullRecorder()
+    result = model.evaluate(x, y, batch_size=4, callbacks=[rec], verbose=0, return_dict=True)
+    assert names(rec.calls) == ["on_test_begin", "on_test_batch_begin", "on_test_batch_end",
+                                "on_test_batch_begin", "on_test_batch_end",
+                                "on_test_batch_begin", "on_test_batch_end", "on_test_end"]
+    assert [i for _, i, _ in rec.calls] == [None, 0, 0, 1, 1, 2, 2, None]
+    assert rec.calls[0][2] == {} and rec.calls[1][2] == {}
+    assert rec.params == {"epochs": 1, "steps": 3, "verbose": 0} and rec.model is model
+    # batch k's logs are the means over the first k+1 batches (sample-weighted), keys sorted
+    for k, stop in enumerate((4, 8, 10)):
+        logs = rec.calls[2 + 2 * k][2]
+        assert list(logs) == ["accuracy", "loss"]
+        assert logs == pytest.approx(model.evaluate(x[:stop], y[:stop], batch_size=4,
+                                                    verbose=0, return_dict=True), rel=1e-12)
+    assert rec.calls[-1][2] == result and list(result) == ["accuracy", "loss"]
+
+
+def test_validation_runs_the_test_hooks_between_the_last_batch_and_on_epoch_end():
+    model, x, y = tiny_model()
+    rec = FullRecorder()
+    model.fit(x, y, epochs=2, batch_size=4, validation_data=(x[:5], y[:5]), callbacks=[rec],
+              verbose=0)
+    train = ["on_train_batch_begin", "on_train_batch_end"] * 3
+    test = ["on_test_begin", *["on_test_batch_begin", "on_test_batch_end"] * 2, "on_test_end"]
+    epoch = ["on_epoch_begin", *train, *test, "on_epoch_end"]
+    assert names(rec.calls) == ["on_train_begin", *epoch, *epoch, "on_train_end"]
+    assert rec.params["steps"] == 3  # fit's params, not evaluate's
+    for epoch_index in (0, 1):
+        ends = [c for c in rec.calls if c[0] in ("on_test_end", "on_epoch_end")]
+        test_end, epoch_end = ends[2 * epoch_index], ends[2 * epoch_index + 1]
+        assert test_end[2] == {k[4:]: v for k, v in epoch_end[2].items() if k.startswith("val_")}
+        assert list(epoch_end[2]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    # on_train_end gets the last epoch's logs, validation included
+    assert rec.calls[-1] == ("on_train_end", None, ends[-1][2])
+
+
+def test_validation_split_also_fires_the_test_hooks_and_no_validation_fires_none():
+    model, x, y = tiny_model()
+    rec = FullRecorder()
+    model.fit(x, y, epochs=1, batch_size=4, validation_split=0.2, callbacks=[rec], verbose=0)
+    assert names(rec.calls).count("on_test_batch_end") == 1  # 2 validation samples, 1 batch
+    rec = FullRecorder()
+    model.fit(x, y, epochs=1, batch_size=4, callbacks=[rec], verbose=0)
+    assert not [n for n in names(rec.calls) if "test" in n]
+
+
+def test_predict_calls_the_predict_hooks_with_each_batchs_outputs():
+    model, x, y = tiny_model()
+    rec = FullRecorder()
+    out = model.predict(x, batch_size=4, callbacks=[rec], verbose=0)
+    assert names(rec.calls) == ["on_predict_begin", *["on_predict_batch_begin",
+                                                      "on_predict_batch_end"] * 3,
+                                "on_predict_end"]
+    assert rec.calls[0][2] == {} and rec.calls[-1][2] == {} and rec.calls[1][2] == {}
+    ends = [logs for hook, _, logs in rec.calls if hook == "on_predict_batch_end"]
+    assert [list(logs) for logs in ends] == [["outputs"]] * 3
+    np.testing.assert_array_equal(np.concatenate([logs["outputs"] for logs in ends]), out)
+    assert [logs["outputs"].shape for logs in ends] == [(4, 2), (4, 2), (2, 2)]
+
+
+def test_every_hook_gets_a_dict_never_none():
+    model, x, y = tiny_model()
+    rec = FullRecorder()
+    model.fit(x, y, epochs=1, batch_size=4, validation_split=0.2, callbacks=[rec], verbose=0)
+    model.evaluate(x, y, callbacks=[rec], verbose=0)
+    model.predict(x, callbacks=[rec], verbose=0)
+    assert {hook for hook, _, _ in rec.calls} == set(HOOKS)
+    assert all(isinstance(logs, dict) for _, _, logs in rec.calls)
+    rec = FullRecorder()
+    model.fit(x, y, epochs=2, initial_epoch=2, callbacks=[rec], verbose=0)
+    assert rec.calls == [("on_train_begin", None, {}), ("on_train_end", None, {})]
+
+
+def test_a_hooks_changes_to_logs_reach_later_callbacks_not_fits_own_logs():
+    """As in Keras: History (after the user's callbacks) records a key added in on_epoch_end,
+    but on_train_end gets the epoch logs fit computed."""
+    class Add(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["extra"] = 1.0
+
+    model, x, y = tiny_model()
+    rec = FullRecorder()
+    history = model.fit(x, y, epochs=1, callbacks=[Add(), rec], verbose=0)
+    assert "extra" in history.history and "extra" in rec.calls[-2][2]
+    assert rec.calls[-1] == ("on_train_end", None, {"accuracy": history.history["accuracy"][0],
+                                                    "loss": history.history["loss"][0]})
+
+
+def test_stop_evaluating_and_stop_predicting_end_the_loops():
+    class Stop(Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            self.model.stop_evaluating = True
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.model.stop_predicting = True
+
+    model, x, y = tiny_model()
+    first = model.evaluate(x[:4], y[:4], verbose=0, return_dict=True)
+    assert model.evaluate(x, y, batch_size=4, callbacks=[Stop()], verbose=0,
+                          return_dict=True) == first
+    assert model.predict(x, batch_size=4, callbacks=[Stop()], verbose=0).shape == (4, 2)
+    # the flags are reset by the next call
+    assert model.predict(x, batch_size=4, verbose=0).shape == (10, 2)
+    assert model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True) != first
+
+
+def test_a_duck_typed_callback_gets_only_the_hooks_it_has():
+    class EpochOnly:  # not a Callback subclass: no set_model, no other hooks
+        def __init__(self):
+            self.epochs = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append((epoch, sorted(logs)))
+
+    model, x, y = tiny_model()
+    cb = EpochOnly()
+    model.fit(x, y, epochs=2, batch_size=4, validation_split=0.2, callbacks=[cb], verbose=0)
+    model.evaluate(x, y, callbacks=[cb], verbose=0)
+    model.predict(x, callbacks=[cb], verbose=0)
+    keys = ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert cb.epochs == [(0, keys), (1, keys)]
+    with pytest.raises(TypeError, match="Callback objects"):
+        model.evaluate(x, y, callbacks=[object()], verbose=0)
+    with pytest.raises(TypeError, match="must be a list"):
+        model.predict(x, callbacks=EpochOnly(), verbose=0)
+
+
+def test_callbacks_that_do_not_override_a_hook_are_not_called_for_it():
+    """What keeps the per-batch cost down: History and the base class's no-ops are skipped."""
+    class EpochEnd(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            pass
+
+    class Alias(Callback):
+        def on_batch_end(self, batch, logs=None):
+            pass
+
+    epoch_end, alias = EpochEnd(), Alias()
+    cbs = CallbackList([epoch_end, History(), alias], model=None, params={})
+    assert cbs.listeners("on_train_batch_begin") == []
+    assert cbs.listeners("on_test_batch_end") == []
+    assert cbs.listeners("on_train_batch_end") == [alias.on_train_batch_end]
+    assert [m.__self__ for m in cbs.listeners("on_epoch_end")] == [epoch_end, cbs.callbacks[1]]
+
+
+@pytest.mark.parametrize("verbose,pattern", [
+    (2, r"^3/3 - \S+ - \S+/step - accuracy: [\d.]+ - loss: [\d.]+\n3/3 - \S+ - \S+/step\n$"),
+    (0, r"^$"),
+])
+def test_evaluate_and_predict_show_one_bar_each(verbose, pattern, capsys):
+    model, x, y = tiny_model()
+    model.evaluate(x, y, batch_size=4, verbose=verbose)
+    model.predict(x, batch_size=4, verbose=verbose)
+    assert re.search(pattern, capsys.readouterr().out)
+
+
+def test_fits_validation_pass_draws_no_bar_of_its_own(capsys):
+    model, x, y = tiny_model()
+    model.fit(x, y, epochs=1, batch_size=4, validation_split=0.2, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0] == "Epoch 1/1" and "val_loss" in lines[1]

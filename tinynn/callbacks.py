@@ -8,8 +8,21 @@ import numpy as np
 from tinynn.progbar import Progbar
 
 
+def _default(method):
+    """Marks a base-class hook that does nothing, so `CallbackList` can skip it (Keras marks its
+    own the same way, with the same attribute)."""
+    method._is_default = True
+    return method
+
+
 class Callback:
-    """Base class. Override any `on_*` hook; `self.model` and `self.params` are set by `fit`."""
+    """Base class. Override any `on_*` hook; `self.model` and `self.params` are set by `fit`,
+    `evaluate` and `predict`.
+
+    As in Keras 3, `on_train_batch_begin` / `on_train_batch_end` forward to the older names
+    `on_batch_begin` / `on_batch_end`, so a callback overriding only those is called once per
+    training batch (not during `evaluate` or `predict`).
+    """
 
     def __init__(self):
         self.model = None
@@ -21,24 +34,75 @@ class Callback:
     def set_params(self, params: dict) -> None:
         self.params = params
 
+    @_default
+    def on_batch_begin(self, batch, logs=None):
+        """A backwards compatibility alias for `on_train_batch_begin`."""
+
+    @_default
+    def on_batch_end(self, batch, logs=None):
+        """A backwards compatibility alias for `on_train_batch_end`."""
+
+    @_default
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    @_default
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
+    @_default
     def on_train_begin(self, logs=None): ...
+    @_default
     def on_train_end(self, logs=None): ...
+    @_default
     def on_epoch_begin(self, epoch, logs=None): ...
+    @_default
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    @_default
     def on_test_begin(self, logs=None): ...
+    @_default
     def on_test_end(self, logs=None): ...
+    @_default
     def on_test_batch_begin(self, batch, logs=None): ...
+    @_default
     def on_test_batch_end(self, batch, logs=None): ...
+    @_default
     def on_predict_begin(self, logs=None): ...
+    @_default
     def on_predict_end(self, logs=None): ...
+    @_default
     def on_predict_batch_begin(self, batch, logs=None): ...
+    @_default
     def on_predict_batch_end(self, batch, logs=None): ...
 
 
+_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+          "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+          "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+          "on_predict_batch_begin", "on_predict_batch_end")
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
+def _listens(callback, hook: str) -> bool:
+    """Whether calling `callback.<hook>` can do anything: False for a duck-typed object without
+    the hook and for the base class's no-ops (a forwarding batch hook listens when its alias
+    is overridden)."""
+    method = getattr(callback, hook, None)
+    if method is None:
+        return False
+    if not getattr(method, "_is_default", False):
+        return True
+    alias = _ALIASES.get(hook)
+    return alias is not None and _listens(callback, alias)
+
+
 class CallbackList:
-    """Calls one hook on every callback in order."""
+    """Calls one hook on every callback in order, as Keras's CallbackList does.
+
+    Each hook's callers are found once, here: callbacks that do not override a hook cost
+    nothing per batch, and a duck-typed object (anything with `on_epoch_end`) simply lacks the
+    hooks it does not define.
+    """
 
     def __init__(self, callbacks, model, params: dict):
         self.callbacks = list(callbacks)
@@ -47,12 +111,27 @@ class CallbackList:
                 raise TypeError(
                     f"callbacks expected Callback objects, got {type(cb).__name__}: {cb!r}."
                 )
-            cb.set_model(model)
-            cb.set_params(params)
+            if hasattr(cb, "set_model"):
+                cb.set_model(model)
+            if hasattr(cb, "set_params"):
+                cb.set_params(params)
+        self._listeners = {hook: [getattr(cb, hook) for cb in self.callbacks if _listens(cb, hook)]
+                           for hook in _HOOKS}
 
-    def call(self, hook: str, *args) -> None:
-        for cb in self.callbacks:
-            getattr(cb, hook)(*args)
+    def listeners(self, hook: str) -> list:
+        """The bound methods to call for `hook`, in callback order (empty when nobody listens).
+        Batch hooks take `(batch, logs=logs)`, as Keras calls them."""
+        return self._listeners[hook]
+
+    def call(self, hook: str, *args, logs=None) -> None:
+        """Call `hook(*args, logs)` on every listener. Like Keras's `pythonify_logs`, each call
+        hands the callbacks a new dict with sorted keys ({} for None): a callback may add to it
+        (later callbacks see that) without changing the logs `fit` keeps."""
+        listeners = self._listeners[hook]
+        if listeners:
+            logs = {} if logs is None else dict(sorted(logs.items()))
+            for method in listeners:
+                method(*args, logs)
 
 
 class History(Callback):
@@ -78,21 +157,50 @@ class History(Callback):
 
 
 class ProgbarLogger(Callback):
-    """Prints "Epoch i/n" and a progress bar per epoch (added by `fit` when verbose > 0)."""
+    """Prints "Epoch i/n" and a progress bar per epoch in `fit`, and one bar for `evaluate` and
+    `predict` (added by each when verbose > 0). As in Keras, fit's validation pass shows none."""
 
     def __init__(self, verbose: int = 1):
         super().__init__()
         self.verbose = verbose
+        self._called_in_fit = False
+
+    def _new_bar(self) -> None:
+        self.bar = Progbar(self.params["steps"], verbose=self.verbose)
+
+    def on_train_begin(self, logs=None):
+        self._called_in_fit = True
 
     def on_epoch_begin(self, epoch, logs=None):
         print(f"Epoch {epoch + 1}/{self.params['epochs']}")
-        self.bar = Progbar(self.params["steps"], verbose=self.verbose)
+        self._new_bar()
 
     def on_train_batch_end(self, batch, logs=None):
         self.bar.update(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self.bar.update(self.params["steps"], logs, finalize=True)
+
+    def on_test_begin(self, logs=None):
+        if not self._called_in_fit:
+            self._new_bar()
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._called_in_fit:
+            self.bar.update(batch + 1, logs)
+
+    def on_test_end(self, logs=None):
+        if not self._called_in_fit:
+            self.bar.update(self.params["steps"], logs, finalize=True)
+
+    def on_predict_begin(self, logs=None):
+        self._new_bar()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.bar.update(batch + 1)
+
+    def on_predict_end(self, logs=None):
+        self.bar.update(self.params["steps"], finalize=True)
 
 
 class EarlyStopping(Callback):

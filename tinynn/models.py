@@ -13,7 +13,6 @@ from tinynn import backend, interop, losses, optimizers, safety, saving, utils
 from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.layers import InputLayer, Layer, _unique_name
-from tinynn.progbar import Progbar
 from tinynn.saving import load_model
 from tinynn.summary import summary_table
 from tinynn.validation import as_features as _as_features
@@ -288,26 +287,49 @@ class Sequential(Layer):
         y = _as_labels(y, x.shape[0], self.output_shape[-1], "y")
         return x, y
 
-    def _run_batches(self, x, y, batch_size: int, order: np.ndarray, step,
-                     on_batch_begin=None, on_batch_end=None):
-        """Apply `step` to each batch; return the running means {name: value}.
+    def _run_batches(self, x, y, batch_size: int, order: np.ndarray, step, cbs: CallbackList,
+                     mode: str, before_batch=None, after_batch=None) -> dict:
+        """Apply `step` to each batch between the callbacks' `on_{mode}_batch_begin/end`; return
+        the means {name: value} over all the samples seen.
 
         The loss is averaged per sample, so the last, smaller batch weighs less (as in Keras).
-        `on_batch_end(i, logs)` returning True stops the loop.
+        The running logs (sorted by name, as Keras's are) are built per batch only when some
+        callback listens to `on_{mode}_batch_end`. `before_batch(i)` runs before the batch's
+        hooks; `after_batch(i)` after them, and returning True stops the loop.
         """
-        sums, seen, logs = np.zeros(len(self.metrics_names)), 0, {}
+        begin, end = cbs.listeners(f"on_{mode}_batch_begin"), cbs.listeners(f"on_{mode}_batch_end")
+        names = sorted(enumerate(self.metrics_names), key=lambda item: item[1])
+        sums, seen = np.zeros(len(names)), 0
         for i, start in enumerate(range(0, len(order), batch_size)):
-            if on_batch_begin is not None:
-                on_batch_begin(i)
+            if before_batch is not None:
+                before_batch(i)
+            if begin:
+                logs = {}
+                for hook in begin:
+                    hook(i, logs=logs)
             idx = order[start:start + batch_size]
             values, Y = step(x[idx], y[idx])
             sums[0] += values.sum(dtype=np.float64)
             for j, fn in enumerate(self._metric_fns, start=1):
                 sums[j] += fn(y[idx], Y).sum()
             seen += len(idx)
-            logs = {name: float(s / seen) for name, s in zip(self.metrics_names, sums, strict=True)}
-            if on_batch_end is not None and on_batch_end(i, logs):
+            if end:
+                logs = {name: float(sums[j] / seen) for j, name in names}
+                for hook in end:
+                    hook(i, logs=logs)
+            if after_batch is not None and after_batch(i):
                 break
+        return {name: float(sums[j] / seen) for j, name in names} if seen else {}
+
+    def _test_loop(self, x, y, batch_size: int, cbs: CallbackList) -> dict:
+        """Keras's evaluation pass, shared by `evaluate` and fit's validation: `on_test_begin`,
+        the test batches (a callback may set `model.stop_evaluating`), `on_test_end` with the
+        final logs, which are returned."""
+        self.stop_evaluating = False
+        cbs.call("on_test_begin")
+        logs = self._run_batches(x, y, batch_size, np.arange(x.shape[0]), self._test_step, cbs,
+                                 "test", after_batch=lambda i: self.stop_evaluating)
+        cbs.call("on_test_end", logs=logs)
         return logs
 
     def _test_step(self, X, y):
@@ -344,8 +366,7 @@ class Sequential(Layer):
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         epochs = _non_negative_int(epochs, "epochs")
         initial_epoch = _non_negative_int(initial_epoch, "initial_epoch")
-        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
-            raise TypeError(f"callbacks must be a list of Callback objects, got {callbacks!r}.")
+        _check_callbacks(callbacks)
         verbose = 1 if verbose == "auto" else verbose
         x, y, x_val, y_val = split_validation(x, y, validation_data, validation_split,
                                               self.output_shape[-1])
@@ -356,31 +377,28 @@ class Sequential(Layer):
         cbs = CallbackList([*(callbacks or []), self.history, *extra], self,
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
-        cbs.call("on_train_begin", None)
+        cbs.call("on_train_begin")
         logs, epoch, where = {}, initial_epoch, {"batch": 0}
         try:
             with safety.InterruptGuard() as guard:
+
+                def before_batch(i):
+                    where["batch"] = i
+
+                def after_batch(i):
+                    guard.check()  # a Ctrl-C lands here, between two whole steps
+                    return self.stop_training
+
                 for epoch in range(initial_epoch, epochs):
-                    cbs.call("on_epoch_begin", epoch, None)
+                    cbs.call("on_epoch_begin", epoch)
                     order = (utils.rng().permutation(x.shape[0]) if shuffle
                              else np.arange(x.shape[0]))
-
-                    def batch_begin(i):
-                        where["batch"] = i
-                        cbs.call("on_train_batch_begin", i, None)
-
-                    def batch_end(i, batch_logs):
-                        cbs.call("on_train_batch_end", i, batch_logs)
-                        guard.check()  # a Ctrl-C lands here, between two whole steps
-                        return self.stop_training
-
-                    logs = self._run_batches(x, y, batch_size, order, self._train_step,
-                                             batch_begin, batch_end)
-                    if x_val is not None:
-                        val = self._run_batches(x_val, y_val, batch_size,
-                                                np.arange(x_val.shape[0]), self._test_step)
+                    logs = self._run_batches(x, y, batch_size, order, self._train_step, cbs,
+                                             "train", before_batch, after_batch)
+                    if x_val is not None:  # on_test_* hooks fire here, before on_epoch_end
+                        val = self._test_loop(x_val, y_val, batch_size, cbs)
                         logs.update({f"val_{k}": v for k, v in val.items()})
-                    cbs.call("on_epoch_end", epoch, logs)
+                    cbs.call("on_epoch_end", epoch, logs=logs)
                     guard.check()
                     if self.stop_training:
                         break
@@ -395,47 +413,73 @@ class Sequential(Layer):
                 RuntimeWarning, stacklevel=2,
             )
         except KeyboardInterrupt:
-            cbs.call("on_train_end", logs)
+            cbs.call("on_train_end", logs=logs)
             print(f"\nTraining interrupted at epoch {epoch + 1}/{epochs}, batch "
                   f"{where['batch'] + 1}/{steps}. The model holds the weights after the last "
                   f"whole step; model.history has the {len(self.history.epoch)} completed "
                   "epoch(s).", file=sys.stderr)
             raise
-        cbs.call("on_train_end", logs)
+        cbs.call("on_train_end", logs=logs)  # the last epoch's logs, {} when none ran
         return self.history
 
     def evaluate(self, x=None, y=None, batch_size: "int | None" = None, verbose="auto",
-                 return_dict: bool = False):
+                 return_dict: bool = False, callbacks=None):
         """Loss and metrics on (x, y), without dropout.
+
+        Args:
+            callbacks: list of Callback objects; their `on_test_*` hooks are called, as in
+                Keras. Defaults to none.
 
         Returns:
             `loss` alone without metrics, else `[loss, metric...]`; a dict when return_dict.
         """
         x, y = self._prepare(x, y, "evaluate")
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
-        bar = Progbar(-(-x.shape[0] // batch_size), verbose=1 if verbose == "auto" else verbose)
-        logs = self._run_batches(x, y, batch_size, np.arange(x.shape[0]), self._test_step,
-                                 on_batch_end=lambda i, logs: bar.update(i + 1, logs))
-        if verbose:
-            bar.update(bar.target, logs, finalize=True)
+        cbs = self._callback_list(callbacks, verbose, -(-x.shape[0] // batch_size))
+        logs = self._test_loop(x, y, batch_size, cbs)
         if return_dict:
             return logs
         values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size: "int | None" = None, verbose="auto") -> np.ndarray:
-        """The model's outputs for x, computed in batches, without dropout."""
+    def predict(self, x, batch_size: "int | None" = None, verbose="auto",
+                callbacks=None) -> np.ndarray:
+        """The model's outputs for x, computed in batches, without dropout.
+
+        `callbacks`: list of Callback objects; their `on_predict_*` hooks are called, as in
+        Keras (`on_predict_batch_end` gets `{"outputs": the batch's outputs}`). Defaults to none.
+        """
         x = _as_features(x, "x")
         self._ensure_built(x)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
-        bar = Progbar(-(-x.shape[0] // batch_size), verbose=1 if verbose == "auto" else verbose)
+        cbs = self._callback_list(callbacks, verbose, -(-x.shape[0] // batch_size))
+        begin, end = cbs.listeners("on_predict_batch_begin"), cbs.listeners("on_predict_batch_end")
+        self.stop_predicting = False
+        cbs.call("on_predict_begin")
         outputs = []
         for i, start in enumerate(range(0, x.shape[0], batch_size)):
+            if begin:
+                logs = {}
+                for hook in begin:
+                    hook(i, logs=logs)
             outputs.append(self._forward(x[start:start + batch_size], training=False))
-            bar.update(i + 1)
-        if verbose:
-            bar.update(bar.target, finalize=True)
+            if end:
+                logs = {"outputs": outputs[-1]}
+                for hook in end:
+                    hook(i, logs=logs)
+            if self.stop_predicting:
+                break
+        cbs.call("on_predict_end")
         return np.concatenate(outputs)
+
+    def _callback_list(self, callbacks, verbose, steps: int) -> CallbackList:
+        """evaluate's and predict's callbacks, with a progress bar unless verbose is 0, and the
+        params Keras gives them."""
+        _check_callbacks(callbacks)
+        verbose = 1 if verbose == "auto" else verbose
+        extra = [ProgbarLogger(verbose)] if verbose else []
+        return CallbackList([*(callbacks or []), *extra], self,
+                            {"epochs": 1, "steps": steps, "verbose": verbose})
 
     def to_keras(self):
         """This model as a `keras.Sequential` with the same weights (see `tinynn.interop`)."""
@@ -446,6 +490,11 @@ class Sequential(Layer):
         x = _as_features(x, "x")
         self._ensure_built(x)
         return self._forward(x, training=training)
+
+
+def _check_callbacks(callbacks) -> None:
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Callback objects, got {callbacks!r}.")
 
 
 def from_keras(keras_model) -> Sequential:
