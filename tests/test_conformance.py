@@ -362,6 +362,9 @@ def test_non_trainable_weights_are_saved_and_never_touched_by_the_optimizer(tmp_
     # one step: the moving mean is exactly the layer's own update, nothing from Adam
     np.testing.assert_allclose(center.params["moving_mean"], 0.1 * x.mean(axis=0), rtol=1e-6)
     assert all(len(slot) == 3 for slot in model.optimizer.slots().values())
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "Trainable params: 19 " in lines[0] and "Non-trainable params: 4 " in lines[0]
     model.save(tmp_path / "c.npz")
     loaded = tinynn.models.load_model(tmp_path / "c.npz")
     np.testing.assert_array_equal(loaded.layers[0].params["moving_mean"],
