@@ -16,7 +16,7 @@ import pytest
 import tinynn
 from tinynn import activations, layers, losses, optimizers, saving
 
-SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh"}
+SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh", "stddev": 0.4}
 TOL = dict(rtol=1e-12, atol=1e-13)
 
 
