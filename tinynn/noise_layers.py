@@ -19,9 +19,8 @@ __all__ = ["GaussianDropout", "GaussianNoise"]
 
 
 def _in_unit_interval(layer: str, name: str, value, closed: bool) -> float:
-    upper_ok = value <= 1 if closed else value < 1
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not (0 <= value and upper_ok):
+            or not (0 <= value and (value <= 1 if closed else value < 1)):
         raise ValueError(f"{layer} expected {name} in [0, 1{']' if closed else ')'}, got "
                          f"{name}={value!r}.")
     return float(value)
