@@ -158,9 +158,9 @@ def silu(Z: np.ndarray) -> np.ndarray:
 
 
 def silu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """dZ = dA * s (1 + Z (1 - s)), s = sigmoid(Z): the product rule on Z * s, s' = s (1 - s)."""
-    s = sigmoid(Z)
-    return dA * (s * (1 + Z * (1 - s)))
+    """dZ = dA * s (1 + Z (1 - s)), s = sigmoid(Z): the product rule on Z * s, s' = s (1 - s).
+    (1 - s is computed as sigmoid(-Z), which does not cancel when s is close to 1.)"""
+    return dA * (sigmoid(Z) * (1 + Z * sigmoid(-Z)))
 
 
 swish = silu  # Keras's other name for the same function; activations.get gives "silu"
@@ -201,13 +201,12 @@ def gelu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray,
     (written with c = 1/sqrt(2): phi(Z) = c exp(-(c Z)**2) / sqrt(pi)).
 
     approximate=True: with s = sigmoid(2u), dZ = dA * (s + 2 Z s (1 - s) u'),
-    u' = sqrt(2/pi) (1 + 3 * 0.044715 Z**2).
+    u' = sqrt(2/pi) (1 + 3 * 0.044715 Z**2)  (1 - s computed as sigmoid(-2u)).
     """
     if approximate:
         u = _SQRT_2_OVER_PI * (Z + _GELU_CUBIC * Z**3)
-        s = sigmoid(2 * u)
         du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * Z * Z)
-        return dA * (s + 2 * Z * s * (1 - s) * du)
+        return dA * (sigmoid(2 * u) + 2 * Z * sigmoid(2 * u) * sigmoid(-2 * u) * du)
     cZ = np.asarray(Z, np.float64) * _SQRT_HALF
     density = _SQRT_HALF * np.exp(-cZ * cZ) / math.sqrt(math.pi)
     return (dA * (_normal_cdf(Z) + Z * density)).astype(dA.dtype, copy=False)
