@@ -431,7 +431,9 @@ def get(identifier):
 
 def serialize(initializer) -> "str | dict":
     """What a layer's config stores: the Keras name ("glorot_uniform") when the initializer has
-    its default arguments, else {"class_name": ..., "config": ...} as Keras writes it."""
+    its default arguments, else {"class_name": ..., "config": ...} as Keras writes it. Constant
+    is always written out: Keras 3.15 cannot rebuild it from the name "constant" (its
+    from_config requires the value)."""
     if not isinstance(initializer, Initializer):
         raise ValueError(
             f"Cannot save the custom initializer {initializer!r}: a layer's config can hold "
@@ -440,7 +442,7 @@ def serialize(initializer) -> "str | dict":
         )
     cls = type(initializer)
     config = initializer.get_config()
-    if cls in _CLASSES and config == cls().get_config():
+    if cls in _CLASSES and cls is not Constant and config == cls().get_config():
         return _snake(cls.__name__)
     return {"class_name": cls.__name__, "config": config}
 
