@@ -54,7 +54,8 @@ def float64(keras):
 
 
 def test_discovery_sees_the_twins(keras):
-    assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax"} <= {
+    assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax", "LeakyReLU", "ELU",
+            "PReLU", "GaussianNoise", "GaussianDropout"} <= {
         c.__name__ for c in twins(layers.Layer, "layers")}
     assert {"Adam", "SGD", "RMSprop"} <= {c.__name__ for c in twins(optimizers.Optimizer,
                                                                       "optimizers")}
