@@ -300,6 +300,11 @@ def test_readme_quotes_the_model_errors_exactly():
         with pytest.raises(ValueError) as error:
             model.fit(images, labels, verbose=0)
         assert str(error.value) in readme, str(error.value)
+    no_flatten = tinynn.Sequential([tinynn.Input((28, 28)), layers.Dense(10)], name="sequential")
+    no_flatten.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError) as error:
+        no_flatten.fit(images, labels, verbose=0)
+    assert str(error.value) in readme, str(error.value)
 
 
 def test_metric_given_as_function_is_named_like_keras():
