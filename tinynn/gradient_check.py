@@ -203,7 +203,8 @@ def _float64_twin(original, input_shape):
     """A float64 copy of a model or layer, rebuilt from its config, with the same weights.
 
     The caller's object is never touched: not its weights, gradients, cached values, nor the
-    global random generator (a rebuilt Dropout draws its seed from it; the state is put back).
+    global random generator (a rebuilt random layer draws its seed from it; the state is put
+    back).
     """
     state = utils.rng().bit_generator.state
     previous = config.floatx()
