@@ -16,7 +16,7 @@ import pytest
 import tinynn
 from tinynn import activations, layers, losses, optimizers, saving
 
-SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh"}
+SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh", "stddev": 0.4}
 TOL = dict(rtol=1e-12, atol=1e-13)
 
 
@@ -54,7 +54,8 @@ def float64(keras):
 
 
 def test_discovery_sees_the_twins(keras):
-    assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax"} <= {
+    assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax", "LeakyReLU", "ELU",
+            "PReLU", "GaussianNoise", "GaussianDropout"} <= {
         c.__name__ for c in twins(layers.Layer, "layers")}
     assert {"Adam", "SGD", "RMSprop"} <= {c.__name__ for c in twins(optimizers.Optimizer,
                                                                       "optimizers")}

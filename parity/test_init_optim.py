@@ -21,7 +21,7 @@ def test_glorot_uniform_matches_keras(keras, floatx, shape, report):
     n = shape[0] * shape[1]
     W_k = keras.initializers.GlorotUniform(seed=1)(shape, dtype=floatx).numpy()
     tinynn.utils.set_random_seed(1)
-    W_t = tinynn.initializers.glorot_uniform(shape, floatx)
+    W_t = tinynn.initializers.GlorotUniform()(shape, floatx)
     for name, W in (("Keras", W_k), ("tinynn", W_t)):
         assert W.shape == shape and W.dtype == np.dtype(floatx), name
         assert np.abs(W).max() <= limit, f"{name} exceeds the glorot bound {limit}"

@@ -74,9 +74,9 @@ def test_unsupported_layers_are_named(keras):
                                 keras.layers.BatchNormalization(name="bn")])
     with pytest.raises(TypeError, match="'bn' of type BatchNormalization.*Supported layers"):
         tinynn.models.from_keras(k_model)
-    leaky = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="elu")])
-    with pytest.raises(ValueError, match="activation 'elu'"):
-        tinynn.models.from_keras(leaky)
+    mish = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="mish")])
+    with pytest.raises(ValueError, match="activation 'mish'"):
+        tinynn.models.from_keras(mish)
 
 
 def test_exported_trained_model_keeps_its_accuracy(keras, fashion, report):
@@ -109,3 +109,56 @@ def test_import_tinynn_does_not_import_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def new_zoo(module):
+    """The layers, activations and initializers of issue 14, Dense on 3-D input included;
+    `module` is keras or tinynn (the same code builds both)."""
+    L, init = module.layers, module.initializers
+    return module.Sequential([
+        module.Input((4, 5)),
+        L.Dense(8, activation="gelu", kernel_initializer=init.HeNormal(seed=1),
+                bias_initializer=init.Constant(0.1)),  # on the last axis: (None, 4, 8)
+        L.PReLU(alpha_initializer=init.RandomUniform(0.0, 0.3, seed=2), shared_axes=[1]),
+        L.Flatten(),
+        L.Dense(16, activation="selu", kernel_initializer="lecun_normal"),
+        L.GaussianNoise(0.2), L.GaussianDropout(0.3),
+        L.Dense(12, activation="swish", kernel_initializer=init.Orthogonal(gain=1.2, seed=3)),
+        L.LeakyReLU(negative_slope=0.1), L.Dense(12, activation="elu"), L.ELU(alpha=0.5),
+        L.Dense(12, activation="softplus"), L.ReLU(max_value=2.0, negative_slope=0.05),
+        L.Dense(10, activation="hard_sigmoid"), L.Activation("softsign"),
+        L.Dense(6, activation="softmax", kernel_initializer="truncated_normal"),
+    ])
+
+
+def test_new_layers_activations_and_initializers_travel_both_ways(keras, floatx, report):
+    keras.utils.set_random_seed(5)
+    k_model = new_zoo(keras)
+    t_model = tinynn.models.from_keras(k_model)
+    assert [type(a).__name__ for a in t_model.layers] == [type(b).__name__
+                                                          for b in k_model.layers]
+    x = np.random.default_rng(3).normal(size=(200, 4, 5)).astype(floatx)
+    P_k, P_t = k_model.predict(x, verbose=0), t_model.predict(x, verbose=0)
+    report(f"from_keras (new layers) {floatx}", f"max |diff| {np.abs(P_k - P_t).max():.1e}")
+    np.testing.assert_allclose(P_t, P_k, **tolerance(floatx))
+    # the constructor arguments came across: each tinynn config equals its Keras twin's
+    for t_layer, k_layer in zip(t_model.layers, k_model.layers, strict=True):
+        theirs = k_layer.get_config()
+        for key, value in t_layer.get_config().items():
+            if key in ("name", "kernel_initializer", "bias_initializer", "alpha_initializer"):
+                continue
+            assert theirs[key] == value, (t_layer.name, key)
+    assert t_model.layers[0].kernel_initializer.get_config() == {
+        "seed": 1, "input_axes": None, "output_axes": None}
+
+    tinynn.utils.set_random_seed(6)
+    t_model = new_zoo(tinynn)
+    exported = t_model.to_keras()
+    P_k, P_t = exported.predict(x, verbose=0), t_model.predict(x, verbose=0)
+    np.testing.assert_allclose(P_k, P_t, **tolerance(floatx))
+    for t_layer, k_layer in zip(t_model.layers, exported.layers, strict=True):
+        for key in ("kernel_initializer", "bias_initializer", "alpha_initializer"):
+            if key in t_layer.get_config():
+                ours, theirs = getattr(t_layer, key), k_layer.get_config()[key]
+                assert theirs["class_name"] == type(ours).__name__, (t_layer.name, key)
+                assert theirs["config"] == ours.get_config(), (t_layer.name, key)

@@ -77,9 +77,10 @@ class Center(layers.Layer):
         return {**super().get_config(), "momentum": self.momentum}
 
 
+# every layer exported as tinynn.layers.X (wherever it is defined), as keras.layers.X
 LAYERS = [c for c in saving.builtin_classes(layers.Layer)
-          if c.__module__ == "tinynn.layers" and c is not layers.InputLayer] + [StudentDense,
-                                                                                Center]
+          if getattr(layers, c.__name__, None) is c and c is not layers.InputLayer] + [
+    StudentDense, Center]
 LOSSES = saving.builtin_classes(losses.Loss)
 OPTIMIZERS = saving.builtin_classes(optimizers.Optimizer)
 ACTIVATIONS = sorted({name for name in dir(activations)
@@ -87,7 +88,7 @@ ACTIVATIONS = sorted({name for name in dir(activations)
 
 # Sample values for constructor arguments without a default, by parameter name: a new class
 # whose arguments are all named here (or have defaults) is covered with no change to this file.
-SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh"}
+SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh", "stddev": 0.4}
 
 
 def make(cls, **overrides):
@@ -112,10 +113,13 @@ def with_seed(cls):
 def test_discovery_finds_the_known_classes():
     """A guard on the discovery itself: it must see at least what tinynn had when it was written."""
     names = {c.__name__ for c in LAYERS}
-    assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax", "StudentDense"} <= names
+    assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax", "StudentDense",
+            "LeakyReLU", "ELU", "PReLU", "GaussianNoise", "GaussianDropout"} <= names
     assert {"Adam", "SGD", "RMSprop"} <= {c.__name__ for c in OPTIMIZERS}
     assert "SparseCategoricalCrossentropy" in {c.__name__ for c in LOSSES}
-    assert {"relu", "tanh", "sigmoid", "softmax", "linear"} <= set(ACTIVATIONS)
+    assert {"relu", "tanh", "sigmoid", "softmax", "linear", "elu", "selu", "gelu", "silu",
+            "swish", "leaky_relu", "relu6", "softplus", "softsign", "hard_sigmoid",
+            "exponential"} <= set(ACTIVATIONS)
 
 
 # ----- layers ----------------------------------------------------------------------------------
@@ -194,10 +198,15 @@ def test_layer_trains_what_its_gradients_say(cls):
     x = np.random.default_rng(2).normal(size=(8, 6)).astype("float32")
     y = np.arange(8) % 3
     before = [w.copy() for w in layer.trainable_weights]
+
+    def freeze_noise():  # a random layer draws the same noise in both passes
+        if isinstance(getattr(layer, "_rng", None), np.random.Generator):
+            layer._rng = np.random.default_rng(0)
+
+    freeze_noise()
     model._backward(model._forward(x, training=True), y)
     expected = [w - np.float32(0.1) * g for w, g in zip(before, layer.gradients, strict=True)]
-    if isinstance(layer, layers.Dropout):
-        return  # no weights; its training-mode mask differs between the two passes
+    freeze_noise()
     model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     for got, want, old in zip(layer.trainable_weights, expected, before, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

@@ -51,8 +51,9 @@ def test_activation_names_and_functions():
     assert activations.get("ReLU") == "relu"
     assert activations.get(activations.tanh) == "tanh"
     assert layers.Dense(2, activation=activations.sigmoid).activation == "sigmoid"
-    with pytest.raises(ValueError, match="Known activations: linear, relu, sigmoid"):
-        activations.get("swish")
+    assert activations.get("swish") == activations.get(activations.swish) == "silu"  # as Keras
+    with pytest.raises(ValueError, match="Known activations: elu, exponential, gelu, .*swish"):
+        activations.get("mish")
 
 
 def test_softmax_rows_sum_to_one_even_for_huge_logits():
@@ -90,8 +91,49 @@ def test_dense_wrong_features_and_missing_flatten():
     layer(np.zeros((1, 784)))
     with pytest.raises(ValueError, match="expected input with 784 features.*got shape \\(2, 10\\)"):
         layer(np.zeros((2, 10)))
-    with pytest.raises(ValueError, match="Did you forget a Flatten layer"):
-        layer(np.zeros((2, 28, 28)))
+    with pytest.raises(ValueError, match="got shape \\(2, 28, 28\\). Did you forget a Flatten"):
+        layer(np.zeros((2, 28, 28)))  # 28 * 28 = 784 features, not flattened
+    with pytest.raises(ValueError, match="got shape \\(2, 5, 10\\).$"):  # no hint: 50 != 784
+        layer(np.zeros((2, 5, 10)))
+    with pytest.raises(ValueError, match="expects input of shape \\(batch, ..., features\\)"):
+        layers.Dense(2).build((None,))
+
+
+def test_dense_acts_on_the_last_axis_of_nd_input():
+    """Keras's Dense on (N, T, F): the same W and b at each of the T positions."""
+    tinynn.utils.set_random_seed(0)
+    layer = layers.Dense(3, activation="tanh")
+    X = np.random.default_rng(0).normal(size=(4, 5, 6)).astype("float32")
+    Y = layer(X)
+    assert Y.shape == (4, 5, 3) and layer.kernel.shape == (6, 3)
+    assert layer.compute_output_shape((None, 5, 6)) == (None, 5, 3)
+    for t in range(5):  # position by position, it is the 2-D layer
+        np.testing.assert_allclose(Y[:, t], np.tanh(X[:, t] @ layer.kernel + layer.bias),
+                                   rtol=1e-6)
+    dY = np.random.default_rng(1).normal(size=Y.shape).astype("float32")
+    dX = layer.backward(dY)
+    dZ = dY * (1 - Y**2)
+    assert dX.shape == X.shape
+    np.testing.assert_allclose(dX, dZ @ layer.kernel.T, rtol=1e-5, atol=1e-6)
+    # dW and db sum over every leading axis: N and T
+    np.testing.assert_allclose(layer.grads["kernel"], np.einsum("ntf,ntu->fu", X, dZ),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.grads["bias"], dZ.sum(axis=(0, 1)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
+def test_dense_nd_gradcheck_on_both_backends(backend_name, float64):
+    tinynn.set_backend(backend_name)
+    try:
+        layer = layers.Dense(3, activation="softmax")
+        X = np.random.default_rng(2).normal(size=(3, 4, 5))
+        assert tinynn.gradcheck(layer, X, verbose=False).passed
+        model = tinynn.Sequential([tinynn.Input((4, 5)), layers.Dense(6, activation="relu"),
+                                   layers.Flatten(), layers.Dense(3, activation="softmax")])
+        model.compile(loss="sparse_categorical_crossentropy")
+        assert tinynn.gradcheck(model, X, np.arange(3) % 3, verbose=False).passed
+    finally:
+        tinynn.set_backend("numba")
 
 
 def test_layer_set_weights_checks_shapes():

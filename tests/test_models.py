@@ -259,13 +259,21 @@ def test_verbose_0_is_silent(capsys):
 
 
 def test_3d_input_into_dense_suggests_flatten():
-    with pytest.raises(ValueError, match="got input shape \\(None, 28, 28\\). Did you forget a "
-                                         "Flatten layer"):
-        tinynn.Sequential([tinynn.Input((28, 28)), layers.Dense(10)])
+    # Dense acts on the last axis, as in Keras: images give one row of scores per image row,
+    # which the classification loss refuses (Keras: "Argument `output` must have rank ...")
+    model = tinynn.Sequential([tinynn.Input((28, 28)), layers.Dense(10)])
+    assert model.output_shape == (None, 28, 10)
+    model.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"^Model 'sequential_\d+' outputs shape \(None, 28, "
+                       r"10\), but the loss SparseCategoricalCrossentropy needs one row of class "
+                       r"scores per sample, shape \(batch, classes\). Did you forget a Flatten "
+                       r"layer\?$"):
+        model.evaluate(np.zeros((4, 28, 28)), np.zeros(4, dtype=int), verbose=0)
     model = tinynn.Sequential([layers.Dense(10, activation="softmax")])  # built by fit
     model.compile(loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="Did you forget a Flatten layer"):
         model.fit(np.zeros((4, 28, 28)), np.zeros(4, dtype=int), verbose=0)
+    assert model.predict(np.zeros((2, 28, 28)), verbose=0).shape == (2, 28, 10)  # as Keras
     # built for 784 features, then fed images: the model itself gives the hint
     model = tinynn.Sequential([tinynn.Input((784,)), layers.Dense(10, activation="softmax")])
     model.compile(loss="sparse_categorical_crossentropy")
@@ -292,6 +300,11 @@ def test_readme_quotes_the_model_errors_exactly():
         with pytest.raises(ValueError) as error:
             model.fit(images, labels, verbose=0)
         assert str(error.value) in readme, str(error.value)
+    no_flatten = tinynn.Sequential([tinynn.Input((28, 28)), layers.Dense(10)], name="sequential")
+    no_flatten.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError) as error:
+        no_flatten.fit(images, labels, verbose=0)
+    assert str(error.value) in readme, str(error.value)
 
 
 def test_metric_given_as_function_is_named_like_keras():

@@ -6,6 +6,7 @@
 """
 
 from tinynn import (
+    activation_layers,
     activations,
     callbacks,
     config,
@@ -16,6 +17,7 @@ from tinynn import (
     losses,
     metrics,
     models,
+    noise_layers,
     optimizers,
     reports,
     saving,
@@ -26,6 +28,13 @@ from tinynn.backend import get_backend, set_backend
 from tinynn.gradient_check import gradcheck
 from tinynn.layers import Input
 from tinynn.models import Sequential
+
+# Layers defined in their own modules (which import tinynn.layers for `Layer`) are exported
+# where Keras users look for them: tinynn.layers.LeakyReLU is keras.layers.LeakyReLU.
+for _module in (activation_layers, noise_layers):
+    for _name in _module.__all__:
+        setattr(layers, _name, getattr(_module, _name))
+del _module, _name
 
 __version__ = "0.1.0"
 __all__ = [

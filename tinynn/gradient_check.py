@@ -20,9 +20,10 @@ The check never changes the caller's model: it runs on a float64 twin rebuilt fr
 (or layer's) config with the same weights. For a model, the analytic gradients are read from
 `model.gradients`, the very arrays `fit` hands to the optimizer, so a backward pass that leaves
 its result anywhere else fails the check.
-Dropout is checked in training mode with a *frozen mask*: before every forward pass each Dropout
-layer gets a fresh generator with the same seed, so all 2k + 1 passes drop the same units (a
-gradient only exists for a fixed mask). Pass `training=False` to check the inference path.
+Random layers (Dropout, GaussianNoise, GaussianDropout: any layer with its own generator
+`_rng`) are checked in training mode with *frozen noise*: before every forward pass each gets a
+fresh generator with the same seed, so all 2k + 1 passes draw the same mask (a gradient only
+exists for fixed noise). Pass `training=False` to check the inference path.
 """
 
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinynn import config, utils
-from tinynn.layers import Dropout, Layer
+from tinynn.layers import Layer
 
 
 def numerical_grad(f, X: np.ndarray, h: float = 1e-6, entries=None) -> np.ndarray:
@@ -148,13 +149,14 @@ def gradcheck(model_or_layer, x, y=None, *, training: bool = True, h: float = 1e
             two forward passes.
         y: for a model, the integer labels (N,). For a layer, the upstream gradient dY (the
             shape of the layer's output); defaults to a random one drawn from `seed`.
-        training: run the training-mode forward (Dropout with a frozen mask). Defaults to True.
+        training: run the training-mode forward (random layers with frozen noise). Defaults
+            to True.
         h: the central-difference step. Defaults to 1e-6.
         rtol, atol: an entry passes when |analytic - numeric| <= atol + rtol * max(|analytic|,
             |numeric|). Defaults to 1e-5 and 1e-7.
         max_entries: check at most this many entries of each parameter, drawn at random from
             `seed`; None checks all. Defaults to 200.
-        seed: seeds the entry sample, the layer read-out and the frozen dropout masks.
+        seed: seeds the entry sample, the layer read-out and the frozen noise.
             Defaults to 0.
         verbose: print the table. Defaults to True.
 
@@ -201,7 +203,8 @@ def _float64_twin(original, input_shape):
     """A float64 copy of a model or layer, rebuilt from its config, with the same weights.
 
     The caller's object is never touched: not its weights, gradients, cached values, nor the
-    global random generator (a rebuilt Dropout draws its seed from it; the state is put back).
+    global random generator (a rebuilt random layer draws its seed from it; the state is put
+    back).
     """
     state = utils.rng().bit_generator.state
     previous = config.floatx()
@@ -227,12 +230,12 @@ def _float64_twin(original, input_shape):
 
 def _check(model, layers, X, y, is_model, training, h, rtol, atol, max_entries, seed):
     rng = np.random.default_rng(seed)
-    dropout_seeds = [int(rng.integers(2**31)) for _ in layers]
+    noise_seeds = [int(rng.integers(2**31)) for _ in layers]
 
     def forward():
-        for layer, s in zip(layers, dropout_seeds, strict=True):
-            if isinstance(layer, Dropout):
-                layer._rng = np.random.default_rng(s)  # the same mask on every pass
+        for layer, s in zip(layers, noise_seeds, strict=True):
+            if isinstance(getattr(layer, "_rng", None), np.random.Generator):
+                layer._rng = np.random.default_rng(s)  # the same noise on every pass
         return model._forward(X, training) if is_model else model.forward(X, training=training)
 
     if is_model:

@@ -5,28 +5,43 @@ reverse (and compiles the Keras model like the tinynn one, optimizer state not i
 also the way out for users who outgrow one machine: export to Keras and use TensorFlow's own
 distribution tools. Keras is imported only when `to_keras` is called, never at `import tinynn`.
 
-Supported layers: Dense, Dropout, Flatten, ReLU (default arguments), Activation, Softmax (last
-axis). Weights travel in Keras's order (kernel (n_in, units), then bias, per Dense).
+Supported layers: Dense, Dropout, Flatten, Activation, Softmax (last axis), ReLU, LeakyReLU,
+ELU, PReLU, GaussianNoise, GaussianDropout, with their Keras arguments (configs map by name;
+initializers travel as their Keras names or configs). Weights travel in Keras's order (kernel
+(n_in, units), then bias, per Dense).
 """
 
+from tinynn import activations, initializers, saving
 from tinynn import layers as tl
-from tinynn import saving
 
-SUPPORTED = "Dense, Dropout, Flatten, ReLU, Activation, Softmax"
+# The constructor arguments read from a Keras layer's config, by class name; the same names
+# are tinynn's arguments. Dropout-like layers keep their own random streams (no seed copied).
+_ARGUMENTS = {
+    "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer"),
+    "Dropout": ("rate",),
+    "Flatten": (),
+    "Activation": ("activation",),
+    "Softmax": ("axis",),
+    "ReLU": ("max_value", "negative_slope", "threshold"),
+    "LeakyReLU": ("negative_slope",),
+    "ELU": ("alpha",),
+    "PReLU": ("alpha_initializer", "alpha_regularizer", "alpha_constraint", "shared_axes"),
+    "GaussianNoise": ("stddev",),
+    "GaussianDropout": ("rate",),
+}
+SUPPORTED = ", ".join(_ARGUMENTS)
 
 
-def _activation_name(layer) -> str:
-    """The name of a Keras activation function, e.g. keras.activations.relu -> "relu"."""
-    fn = layer.activation
-    name = getattr(fn, "__name__", repr(fn))
+def _activation_name(layer, config: dict) -> str:
+    """The tinynn name of a Keras layer's activation (Keras saves it by name, e.g. "silu")."""
+    name = config["activation"]
     try:
-        tl.Activation(name)
+        return activations.get(name if isinstance(name, str) else repr(name))
     except ValueError:
         raise ValueError(
             f"from_keras: layer '{layer.name}' uses activation {name!r}, which tinynn does not "
-            "have (known: linear, relu, sigmoid, softmax, tanh)."
+            f"have (known: {', '.join(sorted(activations._FORWARD_BACKWARD))})."
         ) from None
-    return name
 
 
 def _unsupported(layer, direction: str) -> TypeError:
@@ -38,28 +53,23 @@ def _unsupported(layer, direction: str) -> TypeError:
 
 def _layer_from_keras(layer) -> tl.Layer:
     kind = type(layer).__name__
-    if kind == "Dense":
-        return tl.Dense(layer.units, activation=_activation_name(layer), use_bias=layer.use_bias)
-    if kind == "Dropout":
-        return tl.Dropout(layer.rate)
-    if kind == "Flatten":
-        return tl.Flatten()
-    if kind == "Activation":
-        return tl.Activation(_activation_name(layer))
-    if kind == "ReLU":
-        if layer.max_value is not None or layer.negative_slope or layer.threshold:
-            raise ValueError(
-                f"from_keras: ReLU layer '{layer.name}' has max_value={layer.max_value}, "
-                f"negative_slope={layer.negative_slope}, threshold={layer.threshold}; tinynn's "
-                "ReLU is max(x, 0) only."
-            )
-        return tl.ReLU()
-    if kind == "Softmax":
-        if layer.axis not in (-1, [-1]):
-            raise ValueError(f"from_keras: Softmax layer '{layer.name}' uses axis={layer.axis}; "
-                             "tinynn supports only the last axis.")
-        return tl.Softmax()
-    raise _unsupported(layer, "from_keras")
+    if kind not in _ARGUMENTS:
+        raise _unsupported(layer, "from_keras")
+    config = layer.get_config()
+    kwargs = {name: config[name] for name in _ARGUMENTS[kind]}
+    if "activation" in kwargs:
+        kwargs["activation"] = _activation_name(layer, config)
+    for name in ("kernel_initializer", "bias_initializer", "alpha_initializer"):
+        if name in kwargs:
+            kwargs[name] = initializers.get(kwargs[name])
+    if kind == "Softmax" and kwargs["axis"] in ([-1], (-1,)):
+        kwargs["axis"] = -1
+    cls = saving.get_registered_object(kind, base=tl.Layer)
+    try:
+        return cls(**kwargs)
+    except (ValueError, NotImplementedError) as e:
+        raise ValueError(f"from_keras: layer '{layer.name}' ({kind}) cannot be rebuilt in "
+                         f"tinynn: {e}") from None
 
 
 def from_keras(keras_model):

@@ -121,8 +121,9 @@ class Layer:
 
         Args:
             shape: the weight's shape, e.g. `(n_in, units)`.
-            initializer: a name ("glorot_uniform", "zeros", ...) or a function
-                `(shape, dtype) -> array`. Defaults to "glorot_uniform".
+            initializer: a name ("glorot_uniform", "zeros", ...), an initializer object
+                (`initializers.HeNormal(seed=1)`) or a function `(shape, dtype) -> array`.
+                Defaults to "glorot_uniform".
             dtype: Defaults to `tinynn.config.floatx()`.
             trainable: False for state the optimizer must not touch (e.g. moving statistics);
                 it is still saved and loaded. Defaults to True.
@@ -295,15 +296,20 @@ class Dense(Layer):
     Each is the chain rule for Z_nj = sum_i X_ni W_ij + b_j: dZ_nj/dW_ij = X_ni, dZ_nj/db_j = 1,
     dZ_nj/dX_ni = W_ij, summed over the batch rows n (for dW, db) or the units j (for dX).
 
+    On input with more axes, (N, T, n_in), the layer acts on the last axis, as in Keras: the
+    same W and b at every position, so X is read as N * T rows of n_in features, Y is reshaped
+    back to (N, T, units), and dW, db sum over all N * T rows.
+
     Args:
         units: number of outputs, a positive integer.
-        activation: "relu", "tanh", "sigmoid", "softmax", "linear" or None (linear).
-            Defaults to None.
+        activation: a name ("relu", "gelu", "softmax", ...; see `tinynn.activations`), one of
+            `tinynn.activations`' functions, or None (linear). Defaults to None.
         use_bias: add the bias b. Defaults to True.
-        kernel_initializer: Defaults to "glorot_uniform".
+        kernel_initializer: a name, an initializer object (`initializers.HeNormal(seed=1)`)
+            or a config dict. Defaults to "glorot_uniform".
         bias_initializer: Defaults to "zeros".
 
-    Shapes: X (N, n_in) -> Y (N, units); kernel W (n_in, units), bias b (units,).
+    Shapes: X (N, ..., n_in) -> Y (N, ..., units); kernel W (n_in, units), bias b (units,).
     """
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
@@ -318,13 +324,10 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
 
     def build(self, input_shape):
-        n_in = input_shape[-1]
-        if len(input_shape) != 2:
-            raise ValueError(
-                f"Dense layer '{self.name}' expects 2-D input (batch, features), got input shape "
-                f"{input_shape}. Did you forget a Flatten layer?"
-            )
-        self.add_weight((n_in, self.units), self.kernel_initializer, name="kernel")
+        if len(input_shape) < 2:
+            raise ValueError(f"Dense layer '{self.name}' expects input of shape (batch, ..., "
+                             f"features), got input shape {input_shape}.")
+        self.add_weight((input_shape[-1], self.units), self.kernel_initializer, name="kernel")
         if self.use_bias:
             self.add_weight((self.units,), self.bias_initializer, name="bias")
         # b = 0, and a scratch db, when use_bias=False
@@ -334,8 +337,8 @@ class Dense(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units, "activation": self.activation,
                 "use_bias": self.use_bias,
-                "kernel_initializer": initializers.name_of(self.kernel_initializer),
-                "bias_initializer": initializers.name_of(self.bias_initializer)}
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
 
     @property
     def kernel(self) -> np.ndarray:
@@ -350,28 +353,36 @@ class Dense(Layer):
 
     def forward(self, X, training=False):
         W = self.params["kernel"]
-        if X.ndim != 2 or X.shape[1] != W.shape[0]:
-            hint = " Did you forget a Flatten layer?" if X.ndim > 2 else ""
+        n_in = W.shape[0]
+        if X.ndim < 2 or X.shape[-1] != n_in:
+            flat = X.ndim > 2 and int(np.prod(X.shape[1:])) == n_in
+            hint = " Did you forget a Flatten layer?" if flat else ""
             raise ValueError(
-                f"Dense layer '{self.name}' expected input with {W.shape[0]} features, i.e. shape "
-                f"(batch, {W.shape[0]}), got shape {X.shape}.{hint}"
+                f"Dense layer '{self.name}' expected input with {n_in} features on its last "
+                f"axis, i.e. shape (batch, {n_in}) or (batch, ..., {n_in}), got shape "
+                f"{X.shape}.{hint}"
             )
-        self._X = X
+        self._shape = X.shape  # (N, ..., n_in): the rows below are all positions of all samples
+        self._X = X.reshape(-1, n_in)
         b = self.params.get("bias", self._no_bias)
-        self._Z, self._A = backend.ops().dense_activation_forward(X, W, b, self.activation)
-        return self._A
+        self._Z, self._A = backend.ops().dense_activation_forward(self._X, W, b, self.activation)
+        return self._A.reshape(*X.shape[:-1], self.units)
+
+    def _input_shaped(self, dX):
+        return None if dX is None else dX.reshape(self._shape)
 
     def backward(self, dY):
         """Writes grads["kernel"] and grads["bias"] in place; returns dX (None if not needed)."""
-        return backend.ops().dense_activation_backward(
-            dY, self._X, self.params["kernel"], self._Z, self._A, self.activation,
-            self.grads["kernel"], self.grads.get("bias", self._no_bias), self.compute_input_grad)
+        return self._input_shaped(backend.ops().dense_activation_backward(
+            dY.reshape(self._Z.shape), self._X, self.params["kernel"], self._Z, self._A,
+            self.activation, self.grads["kernel"], self.grads.get("bias", self._no_bias),
+            self.compute_input_grad))
 
     def backward_from_logits(self, dZ):
         """Backward from the gradient w.r.t. Z, the pre-activation ("logits") of this layer."""
-        return backend.ops().dense_backward_into(
-            dZ, self._X, self.params["kernel"], self.grads["kernel"],
-            self.grads.get("bias", self._no_bias), self.compute_input_grad)
+        return self._input_shaped(backend.ops().dense_backward_into(
+            dZ.reshape(self._Z.shape), self._X, self.params["kernel"], self.grads["kernel"],
+            self.grads.get("bias", self._no_bias), self.compute_input_grad))
 
 
 class Activation(Layer):
@@ -401,16 +412,6 @@ class Activation(Layer):
     def backward_from_logits(self, dZ):
         """The gradient w.r.t. this layer's input, the logits, is passed straight through."""
         return dZ
-
-
-class ReLU(Activation):
-    """Y = max(X, 0) as a layer (`keras.layers.ReLU()`). Backward: dX = dY * [X > 0]."""
-
-    def __init__(self, **kwargs):
-        super().__init__("relu", **kwargs)
-
-    def get_config(self) -> dict:
-        return Layer.get_config(self)
 
 
 class Softmax(Activation):

@@ -282,6 +282,14 @@ class Sequential(Layer):
         self._check_compiled(method)
         x = _as_features(x, "x")
         self._ensure_built(x)
+        if len(self.output_shape) != 2:
+            # Keras: "Argument `output` must have rank (ndim) `target.ndim - 1`": Dense acts on
+            # the last axis, so images fed to Dense layers give one output per image row
+            raise ValueError(
+                f"Model '{self.name}' outputs shape {self.output_shape}, but the loss "
+                f"{type(self.loss).__name__} needs one row of class scores per sample, shape "
+                "(batch, classes). Did you forget a Flatten layer?"
+            )
         if y is None:
             raise ValueError(f"{method}() requires y, the integer labels of x.")
         y = _as_labels(y, x.shape[0], self.output_shape[-1], "y")
