@@ -16,7 +16,9 @@ from tinynn import (
     losses,
     metrics,
     models,
+    normalization,
     optimizers,
+    regularizers,
     reports,
     saving,
     tuning,
@@ -27,9 +29,14 @@ from tinynn.gradient_check import gradcheck
 from tinynn.layers import Input
 from tinynn.models import Sequential
 
+# keras.layers.BatchNormalization: the normalization layers live in their own module (layers.py
+# would pass a screenful too many), and are found where a Keras user looks for them.
+layers.BatchNormalization = normalization.BatchNormalization
+layers.LayerNormalization = normalization.LayerNormalization
+
 __version__ = "0.1.0"
 __all__ = [
     "Input", "Sequential", "activations", "callbacks", "config", "datasets", "get_backend",
-    "gradcheck", "initializers", "io", "layers", "losses", "metrics", "models", "optimizers",
-    "reports", "saving", "set_backend", "tuning", "utils",
+    "gradcheck", "initializers", "io", "layers", "losses", "metrics", "models", "normalization",
+    "optimizers", "regularizers", "reports", "saving", "set_backend", "tuning", "utils",
 ]

@@ -6,13 +6,17 @@ also the way out for users who outgrow one machine: export to Keras and use Tens
 distribution tools. Keras is imported only when `to_keras` is called, never at `import tinynn`.
 
 Supported layers: Dense, Dropout, Flatten, ReLU (default arguments), Activation, Softmax (last
-axis). Weights travel in Keras's order (kernel (n_in, units), then bias, per Dense).
+axis), BatchNormalization and LayerNormalization (last axis, no constraints, no renorm), with
+the regularizers L1, L2 and L1L2 (kernel, bias, gamma, beta and activity). Weights travel in
+Keras's order (kernel (n_in, units), then bias, per Dense; gamma, beta, moving_mean,
+moving_variance per BatchNormalization).
 """
 
 from tinynn import layers as tl
-from tinynn import saving
+from tinynn import normalization, regularizers, saving
 
-SUPPORTED = "Dense, Dropout, Flatten, ReLU, Activation, Softmax"
+SUPPORTED = ("Dense, Dropout, Flatten, ReLU, Activation, Softmax, BatchNormalization, "
+             "LayerNormalization")
 
 
 def _activation_name(layer) -> str:
@@ -36,10 +40,55 @@ def _unsupported(layer, direction: str) -> TypeError:
     )
 
 
+def _regularizer(layer, attribute: str):
+    """The tinynn twin of a Keras layer's regularizer (None, L1, L2 or L1L2), by class name."""
+    reg = getattr(layer, attribute, None)
+    if reg is None:
+        return None
+    kind = type(reg).__name__
+    if kind not in ("L1", "L2", "L1L2"):
+        raise ValueError(f"from_keras: layer '{layer.name}' has {attribute}={reg!r}; tinynn has "
+                         "the regularizers L1, L2 and L1L2.")
+    return regularizers.get({"class_name": kind, "config": reg.get_config()})
+
+
+def _normalization_from_keras(layer, kind: str) -> tl.Layer:
+    axis = layer.axis if isinstance(layer.axis, int) else list(layer.axis)
+    if axis not in (-1, [-1], len(layer.input.shape) - 1, [len(layer.input.shape) - 1]):
+        raise ValueError(f"from_keras: {kind} layer '{layer.name}' uses axis={layer.axis}; "
+                         "tinynn normalizes along the last axis only.")
+    extra = [name for name in ("beta_constraint", "gamma_constraint")
+             if getattr(layer, name) is not None] + \
+        [name for name in ("renorm", "synchronized") if getattr(layer, name, False)]
+    if extra:
+        raise ValueError(f"from_keras: {kind} layer '{layer.name}' uses {', '.join(extra)}, "
+                         "which tinynn does not have.")
+    common = dict(epsilon=layer.epsilon, center=layer.center, scale=layer.scale,
+                  beta_regularizer=_regularizer(layer, "beta_regularizer"),
+                  gamma_regularizer=_regularizer(layer, "gamma_regularizer"))
+    if kind == "BatchNormalization":
+        return normalization.BatchNormalization(momentum=layer.momentum, **common)
+    return normalization.LayerNormalization(rms_scaling=layer.rms_scaling, **common)
+
+
 def _layer_from_keras(layer) -> tl.Layer:
+    converted = _converted_layer(layer)
+    converted.activity_regularizer = _regularizer(layer, "activity_regularizer")
+    converted.trainable = layer.trainable  # a frozen BatchNormalization runs in inference mode
+    return converted
+
+
+def _converted_layer(layer) -> tl.Layer:
     kind = type(layer).__name__
     if kind == "Dense":
-        return tl.Dense(layer.units, activation=_activation_name(layer), use_bias=layer.use_bias)
+        if layer.kernel_constraint is not None or layer.bias_constraint is not None:
+            raise ValueError(f"from_keras: Dense layer '{layer.name}' uses weight constraints, "
+                             "which tinynn does not have.")
+        return tl.Dense(layer.units, activation=_activation_name(layer), use_bias=layer.use_bias,
+                        kernel_regularizer=_regularizer(layer, "kernel_regularizer"),
+                        bias_regularizer=_regularizer(layer, "bias_regularizer"))
+    if kind in ("BatchNormalization", "LayerNormalization"):
+        return _normalization_from_keras(layer, kind)
     if kind == "Dropout":
         return tl.Dropout(layer.rate)
     if kind == "Flatten":
