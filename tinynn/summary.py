@@ -28,7 +28,8 @@ def summary_table(model) -> str:
         return f"\u2502 {a:<{widths[0]}} \u2502 {b:<{widths[1]}} \u2502 {c:>{widths[2]}} \u2502"
 
     total = model.count_params()
-    itemsize = next((p.itemsize for p in model.trainable_weights), 4)
+    trainable = sum(w.size for w in model.trainable_weights)
+    itemsize = next((p.itemsize for p in model.weights), 4)
     parts = [f'Model: "{model.name}"', line("\u250c", "\u252c", "\u2510", "\u2500"),
              cells(("Layer (type)", "Output Shape", "Param #")),
              line("\u251c", "\u253c", "\u2524", "\u2500")]
@@ -38,6 +39,7 @@ def summary_table(model) -> str:
         parts.append(cells(row))
     parts += [line("\u2514", "\u2534", "\u2518", "\u2500"),
               f" Total params: {total:,} ({_fmt_bytes(total * itemsize)})",
-              f" Trainable params: {total:,} ({_fmt_bytes(total * itemsize)})",
-              " Non-trainable params: 0 (0.00 B)"]
+              f" Trainable params: {trainable:,} ({_fmt_bytes(trainable * itemsize)})",
+              f" Non-trainable params: {total - trainable:,} "
+              f"({_fmt_bytes((total - trainable) * itemsize)})"]
     return "\n".join(parts)
