@@ -18,9 +18,17 @@ R = regularizers
                                  R.L1L2(l1=0.5)], ids=repr)
 def test_value_and_gradient(reg):
     W = np.random.default_rng(0).normal(size=(4, 3))
-    l1, l2 = getattr(reg, "l1", 0.0), getattr(reg, "l2", 0.0)
+    # the factors in float32, also for float64 weights, as Keras 3 casts them
+    l1, l2 = (float(np.float32(getattr(reg, k, 0.0))) for k in ("l1", "l2"))
     assert reg(W) == pytest.approx(l1 * np.abs(W).sum() + l2 * (W**2).sum(), rel=1e-14)
     assert_grad_close(reg.gradient(W), numerical_grad(lambda: float(reg(W)), W), repr(reg))
+
+
+def test_float64_penalties_use_float32_factors_as_keras():
+    ones = np.ones(1)  # Keras 3: L2(0.01)(float64 ones) == 0.009999999776482582 (measured)
+    assert R.L2(0.01)(ones) == float(np.float32(0.01)) == 0.009999999776482582
+    assert R.L1L2(0.001, 0.002)(ones) == float(np.float32(0.001)) + float(np.float32(0.002))
+    assert R.L2(0.01).get_config() == {"l2": 0.01}  # the config keeps what was given
 
 
 def test_l1_gradient_is_zero_at_zero_and_dtypes_are_kept():

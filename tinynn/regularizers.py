@@ -1,7 +1,8 @@
 """Weight and activity penalties with Keras's names: `L1`, `L2`, `L1L2`.
 
 A regularizer R is a function of one array W with a scalar value R(W), added to the training
-loss, and a gradient dR/dW, added to the weight's gradient:
+loss, and a gradient dR/dW, added to the weight's gradient (the factors are used rounded to
+float32, also in float64 models, as Keras 3 does):
 
     L1(l1):     R(W) = l1 * sum(|W|)                       dR/dW = l1 * sign(W)   (0 at W = 0)
     L2(l2):     R(W) = l2 * sum(W**2)                      dR/dW = 2 * l2 * W
@@ -22,6 +23,13 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
+
+
+def _cast(factor: float, dtype: np.dtype):
+    """A factor in the weights' dtype, as Keras 3 casts it: `ops.cast(0.01, "float64")` goes
+    through a float32 tensor, so even float64 penalties use the float32-rounded factor
+    (0.009999999776482582 for 0.01; measured, parity/README.md)."""
+    return dtype.type(np.float32(factor))
 
 
 def _factor(value, name: str, cls: str) -> float:
@@ -60,8 +68,8 @@ class Regularizer:
 class L1(Regularizer):
     """R(W) = l1 * sum(|W|);  dR/dW = l1 * sign(W), 0 where W = 0 (as TensorFlow's |x|').
 
-    Keras 3 keeps l1 as a float32 tensor, so the factor is rounded to float32 (0.01 becomes
-    0.009999999776482582), also in `get_config()` and in float64 models; tinynn does the same.
+    Keras 3 keeps l1 as a float32 tensor, so its config holds the float32-rounded factor (0.01
+    becomes 0.009999999776482582); tinynn does the same.
 
     Args:
         l1: the factor, a non-negative float. Defaults to 0.01.
@@ -71,10 +79,10 @@ class L1(Regularizer):
         self.l1 = float(np.float32(_factor(0.01 if l1 is None else l1, "l1", "L1")))
 
     def __call__(self, W):
-        return W.dtype.type(self.l1) * np.abs(W).sum()
+        return _cast(self.l1, W.dtype) * np.abs(W).sum()
 
     def gradient(self, W):
-        return W.dtype.type(self.l1) * np.sign(W)
+        return _cast(self.l1, W.dtype) * np.sign(W)
 
     def get_config(self) -> dict:
         return {"l1": self.l1}
@@ -91,10 +99,10 @@ class L2(Regularizer):
         self.l2 = _factor(0.01 if l2 is None else l2, "l2", "L2")
 
     def __call__(self, W):
-        return W.dtype.type(self.l2) * np.square(W).sum()
+        return _cast(self.l2, W.dtype) * np.square(W).sum()
 
     def gradient(self, W):
-        return W.dtype.type(self.l2) * (2 * W)
+        return _cast(self.l2, W.dtype) * (2 * W)
 
     def get_config(self) -> dict:
         return {"l2": self.l2}
@@ -118,17 +126,17 @@ class L1L2(Regularizer):
     def __call__(self, W):
         value = np.zeros((), W.dtype)
         if self.l1:
-            value = value + W.dtype.type(self.l1) * np.abs(W).sum()
+            value = value + _cast(self.l1, W.dtype) * np.abs(W).sum()
         if self.l2:
-            value = value + W.dtype.type(self.l2) * np.square(W).sum()
+            value = value + _cast(self.l2, W.dtype) * np.square(W).sum()
         return value
 
     def gradient(self, W):
         G = np.zeros_like(W)
         if self.l1:
-            G += W.dtype.type(self.l1) * np.sign(W)
+            G += _cast(self.l1, W.dtype) * np.sign(W)
         if self.l2:
-            G += W.dtype.type(self.l2) * (2 * W)
+            G += _cast(self.l2, W.dtype) * (2 * W)
         return G
 
     def get_config(self) -> dict:
