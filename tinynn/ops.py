@@ -173,9 +173,9 @@ def batchnorm_inference_backward(dY, Xhat, gamma, inv_std):
 
 def batchnorm_train(X, gamma, beta, epsilon: float):
     """Training-mode forward: the batch's moments, then `batchnorm_forward` with them.
-    Returns (Y, Xhat, inv_std, mean, var); mean and var (C,) for the moving averages."""
+    Returns (Y, Xhat, inv_std, mean, var); inv_std, mean and var have shape (C,)."""
     mean, var = moments(X, axis=0)
-    Y, Xhat, inv_std = batchnorm_forward(X, mean, var, gamma, beta, epsilon)
+    Y, Xhat, inv_std = batchnorm_forward(X, mean[0], var[0], gamma, beta, epsilon)
     return Y, Xhat, inv_std, mean[0], var[0]
 
 
