@@ -3,7 +3,9 @@
 Both compute Xhat = (X - mean) / sqrt(var + epsilon) and Y = gamma * Xhat + beta, with the
 biased variance; they differ in what the mean and variance are taken over: the batch, per
 feature (BatchNormalization), or the features, per sample (LayerNormalization). The arithmetic
-is in `tinynn.ops` (`batchnorm_forward`, `batchnorm_backward`, `layernorm_forward`, ...).
+is in `tinynn.ops` (`batchnorm_forward`, `batchnorm_backward`, `layernorm_forward`, ...);
+batch normalization's training pass, on the hot path of a training step, also has a numba
+kernel (`tinynn.kernels.batchnorm_train/batchnorm_backward`, measured there).
 
 These classes are `tinynn.layers.BatchNormalization` and `tinynn.layers.LayerNormalization`
 too (re-exported by `tinynn/__init__.py`), as `keras.layers.X`.
