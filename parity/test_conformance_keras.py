@@ -3,7 +3,9 @@ class of the same name is discovered (not listed) and compared with it, the Kera
 from the tinynn object's own config, as `to_keras` builds it. A new class with a Keras twin is
 covered by existing.
 
-In float64 with the weights copied across: layer outputs and gradients within rtol 1e-12
+In float64 with the weights copied across: layer outputs and gradients within rtol 1e-12, in
+inference mode and (every layer without a random `seed`) in training mode, and the layer's
+weights after the call (BatchNormalization's moving statistics)
 (a few dozen roundings in short sums, as in test_ops.py); per-sample losses within rtol 1e-12;
 optimizers after 20 steps within rtol 1e-12 (test_init_optim.py's bound for 200 steps).
 """
@@ -55,15 +57,25 @@ def float64(keras):
 
 def test_discovery_sees_the_twins(keras):
     assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax", "LeakyReLU", "ELU",
-            "PReLU", "GaussianNoise", "GaussianDropout"} <= {
+            "PReLU", "GaussianNoise", "GaussianDropout", "BatchNormalization",
+            "LayerNormalization"} <= {
         c.__name__ for c in twins(layers.Layer, "layers")}
     assert {"Adam", "SGD", "RMSprop"} <= {c.__name__ for c in twins(optimizers.Optimizer,
                                                                       "optimizers")}
     assert "SparseCategoricalCrossentropy" in {c.__name__ for c in twins(losses.Loss, "losses")}
 
 
-@pytest.mark.parametrize("cls", _names(layers.Layer, "layers"), ids=lambda c: c.__name__)
-def test_layer_equals_keras(keras, tf, float64, cls):
+def _modes(classes):
+    """(class, training) pairs: every layer in inference mode, and in training mode unless it is
+    random (has a `seed`: Keras's random stream cannot be reproduced outside TensorFlow)."""
+    return [(cls, training) for cls in classes for training in (False, True)
+            if not training or "seed" not in inspect.signature(cls.__init__).parameters]
+
+
+@pytest.mark.parametrize("cls,training", _modes(_names(layers.Layer, "layers")),
+                         ids=lambda v: v.__name__ if isinstance(v, type) else
+                         ("training" if v else "inference"))
+def test_layer_equals_keras(keras, tf, float64, cls, training):
     rng = np.random.default_rng(0)
     ours = make(cls)
     X = rng.normal(size=(5, 6))
@@ -74,18 +86,23 @@ def test_layer_equals_keras(keras, tf, float64, cls):
     theirs.build((None, 6))
     theirs.set_weights([w + rng.normal(size=w.shape) * 0.1 for w in ours.get_weights()])
     ours.set_weights(theirs.get_weights())
-    Y = ours.forward(X, training=False)
+    Y = ours.forward(X, training=training)
     dY = rng.normal(size=Y.shape)
     Xt = tf.constant(X)
     with tf.GradientTape() as tape:
         tape.watch(Xt)
-        objective = tf.reduce_sum(theirs(Xt, training=False) * dY)
+        Yt = theirs(Xt, training=training)
+        objective = tf.reduce_sum(Yt * dY)
     grads = tape.gradient(objective, [Xt, *theirs.trainable_weights])
-    np.testing.assert_allclose(Y, theirs(X, training=False).numpy(), **TOL, err_msg="forward")
+    np.testing.assert_allclose(Y, Yt.numpy(), **TOL, err_msg="forward")
     ours.compute_input_grad = True
     np.testing.assert_allclose(ours.backward(dY), grads[0].numpy(), **TOL, err_msg="dX")
     for name, g in zip(ours.grads, grads[1:], strict=True):
         np.testing.assert_allclose(ours.grads[name], g.numpy(), **TOL, err_msg=name)
+    # state the call changed (e.g. BatchNormalization's moving statistics) changed alike
+    for name, a, b in zip(ours.weight_names, ours.get_weights(), theirs.get_weights(),
+                          strict=True):
+        np.testing.assert_allclose(a, b, **TOL, err_msg=f"{name} after the call")
 
 
 @pytest.mark.parametrize("cls", _names(losses.Loss, "losses"), ids=lambda c: c.__name__)

@@ -15,9 +15,12 @@ def keras_zoo(keras):
         keras.layers.Flatten(),
         keras.layers.Dense(16, activation="relu"),
         keras.layers.Dropout(0.5),
-        keras.layers.Dense(12),
+        keras.layers.Dense(12, kernel_regularizer="l2", bias_regularizer=keras.regularizers.L1(0.1),
+                           activity_regularizer=keras.regularizers.L1L2(0.01, 0.02)),
+        keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-2),
         keras.layers.ReLU(),
         keras.layers.Dense(12, activation="tanh"),
+        keras.layers.LayerNormalization(center=False),
         keras.layers.Activation("sigmoid"),
         keras.layers.Dense(8, activation="linear", use_bias=False),
         keras.layers.Activation("tanh"),
@@ -28,10 +31,15 @@ def keras_zoo(keras):
 
 def tinynn_zoo():
     L = tinynn.layers
+    R = tinynn.regularizers
     return tinynn.Sequential([
         tinynn.Input((4, 5)), L.Flatten(), L.Dense(16, activation="relu"), L.Dropout(0.5),
-        L.Dense(12), L.ReLU(), L.Dense(12, activation="tanh"), L.Activation("sigmoid"),
-        L.Dense(8, use_bias=False), L.Activation("tanh"), L.Dense(6, activation="softmax"),
+        L.Dense(12, kernel_regularizer="l2", bias_regularizer=R.L1(0.1),
+                activity_regularizer=R.L1L2(0.01, 0.02)),
+        L.BatchNormalization(momentum=0.9, epsilon=1e-2), L.ReLU(),
+        L.Dense(12, activation="tanh"), L.LayerNormalization(center=False),
+        L.Activation("sigmoid"), L.Dense(8, use_bias=False), L.Activation("tanh"),
+        L.Dense(6, activation="softmax"),
     ])
 
 
@@ -44,8 +52,9 @@ def test_from_keras_predicts_like_keras(keras, floatx, report):
     k_model = keras_zoo(keras)
     t_model = tinynn.models.from_keras(k_model)
     assert [type(layer).__name__ for layer in t_model.layers] == [
-        "Flatten", "Dense", "Dropout", "Dense", "ReLU", "Dense", "Activation", "Dense",
-        "Activation", "Dense", "Softmax"]
+        "Flatten", "Dense", "Dropout", "Dense", "BatchNormalization", "ReLU", "Dense",
+        "LayerNormalization", "Activation", "Dense", "Activation", "Dense", "Softmax"]
+    assert t_model.layers[3].kernel_regularizer.get_config() == {"l2": 0.01}
     x = np.random.default_rng(1).normal(size=(300, 4, 5)).astype(floatx)
     P_k, P_t = k_model.predict(x, verbose=0), t_model.predict(x, verbose=0)
     assert P_t.dtype == np.dtype(floatx)
@@ -67,16 +76,33 @@ def test_to_keras_predicts_like_tinynn(keras, floatx, report):
     back = tinynn.models.from_keras(k_model)
     for a, b in zip(back.get_weights(), t_model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    # the regularizers and normalization settings travelled both ways
+    for ours, theirs, again in zip(t_model.layers, k_model.layers, back.layers, strict=True):
+        config = ours.get_config()
+        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                    "momentum", "epsilon", "center", "scale"):
+            if key in config:
+                assert again.get_config()[key] == config[key], (ours.name, key)
+                value = getattr(theirs, key)
+                assert (value.get_config() if hasattr(value, "get_config") else value) == (
+                    config[key]["config"] if isinstance(config[key], dict) else config[key])
 
 
 def test_unsupported_layers_are_named(keras):
     k_model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4),
-                                keras.layers.BatchNormalization(name="bn")])
-    with pytest.raises(TypeError, match="'bn' of type BatchNormalization.*Supported layers"):
+                                keras.layers.GaussianNoise(0.1, name="noise")])
+    with pytest.raises(TypeError, match="'noise' of type GaussianNoise.*Supported layers"):
         tinynn.models.from_keras(k_model)
     mish = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="mish")])
     with pytest.raises(ValueError, match="activation 'mish'"):
         tinynn.models.from_keras(mish)
+    orthogonal = keras.Sequential([keras.Input((8,)), keras.layers.Dense(
+        4, kernel_regularizer=keras.regularizers.OrthogonalRegularizer())])
+    with pytest.raises(ValueError, match="kernel_regularizer=.*L1, L2 and L1L2"):
+        tinynn.models.from_keras(orthogonal)
+    renorm = keras.Sequential([keras.Input((8,)), keras.layers.BatchNormalization(renorm=True)])
+    with pytest.raises(ValueError, match="uses renorm"):
+        tinynn.models.from_keras(renorm)
 
 
 def test_exported_trained_model_keeps_its_accuracy(keras, fashion, report):

@@ -114,7 +114,8 @@ def test_discovery_finds_the_known_classes():
     """A guard on the discovery itself: it must see at least what tinynn had when it was written."""
     names = {c.__name__ for c in LAYERS}
     assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax", "StudentDense",
-            "LeakyReLU", "ELU", "PReLU", "GaussianNoise", "GaussianDropout"} <= names
+            "LeakyReLU", "ELU", "PReLU", "GaussianNoise", "GaussianDropout",
+            "BatchNormalization", "LayerNormalization"} <= names
     assert {"Adam", "SGD", "RMSprop"} <= {c.__name__ for c in OPTIMIZERS}
     assert "SparseCategoricalCrossentropy" in {c.__name__ for c in LOSSES}
     assert {"relu", "tanh", "sigmoid", "softmax", "linear", "elu", "selu", "gelu", "silu",

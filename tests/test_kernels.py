@@ -17,10 +17,11 @@ ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "softmax"]
 DTYPES = [np.float32, np.float64]
 
 
-def close(got, want, dtype, what):
-    """Within 1e-6 relative to the magnitude of the reference (absolute near zero)."""
+def close(got, want, dtype, what, conditioning=1.0):
+    """Within 1e-6 relative to the magnitude of the reference (absolute near zero), times the
+    problem's condition number where it has one (see the batch-normalization test)."""
     scale = max(1.0, float(np.abs(want).max())) if np.size(want) else 1.0
-    tol = 1e-6 if dtype == np.float32 else 1e-12
+    tol = (1e-6 if dtype == np.float32 else 1e-12) * conditioning
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=what)
 
 
@@ -85,6 +86,32 @@ def test_softmax_cross_entropy(n, c, scale, dtype, seed):
     assert np.isfinite(losses).all()
     close(losses, losses_ref, dtype, "losses")
     close(dZ, dZ_ref, dtype, "dZ")
+
+
+@given(n=st.integers(1, 9), c=st.integers(1, 12), loc=st.sampled_from([0.0, 5.0, -300.0]),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6),
+       scalars=st.booleans(), strided=st.booleans())
+def test_batchnorm_train_forward_and_backward(n, c, loc, dtype, seed, scalars, strided):
+    """The fused training pass equals the reference; gamma and beta may be the scalars a layer
+    without scale or center passes. Inputs around `loc` with unit spread: the mean is known only
+    to ~eps * |loc| (the two sum in different orders), and X - mean magnifies that by |loc| / 1,
+    so the tolerance is scaled by 1 + |loc|."""
+    X, gamma, beta, dY = arrays(seed, dtype, (n, c), (c,), (c,), (n, c),
+                                transpose_first=strided)
+    X = X + dtype(loc)
+    if scalars:
+        gamma, beta = dtype(1), dtype(0)
+    ref = ops.batchnorm_train(X, gamma, beta, 1e-3)
+    got = kernels.batchnorm_train(X, gamma, beta, 1e-3)
+    for a, b, name in zip(got, ref, ("Y", "Xhat", "inv_std", "mean", "var"), strict=True):
+        assert a.dtype == dtype and a.shape == b.shape, name
+        close(a, b, dtype, name, conditioning=1 + abs(loc))
+    Xhat, inv_std = got[1], got[2]
+    ref = ops.batchnorm_backward(dY, ref[1], gamma, ref[2])
+    got = kernels.batchnorm_backward(dY, Xhat, gamma, inv_std)
+    for a, b, name in zip(got, ref, ("dX", "dgamma", "dbeta"), strict=True):
+        assert a.dtype == dtype and a.shape == b.shape, name
+        close(a, b, dtype, name, conditioning=1 + abs(loc))
 
 
 @given(sizes=st.lists(st.integers(1, 300), min_size=1, max_size=4),
@@ -196,7 +223,8 @@ def test_import_does_not_load_numba():
 
 @pytest.mark.skipif(numba.config.DISABLE_JIT,
                     reason="inspects compiled code; make test runs it in the JIT pass")
-@pytest.mark.parametrize("name", ["_adam", "_rmsprop", "_sgd", "_dropout"])
+@pytest.mark.parametrize("name", ["_adam", "_rmsprop", "_sgd", "_dropout", "_batchnorm_train",
+                                  "_batchnorm_backward"])
 def test_float32_kernels_stay_in_float32(name):
     """A bare literal such as `x if c else 0` makes numba compute in float64 (int64 and float32
     unify to float64). In Adam that tripled the time of a step's update (0.5 ms instead of
@@ -209,7 +237,11 @@ def test_float32_kernels_stay_in_float32(name):
             "_sgd": (w, w.copy(), w.copy(), f(0.1), f(0.9), True),
             "_rmsprop": (w, w.copy(), w.copy(), w.copy(), w.copy(), f(1e-3), f(0.9), f(0.1),
                          f(1e-7), f(0.9), True),
-            "_dropout": (a, a.copy(), f(0.3), f(1 / 0.7), a.copy(), a.copy())}[name]
+            "_dropout": (a, a.copy(), f(0.3), f(1 / 0.7), a.copy(), a.copy()),
+            "_batchnorm_train": (a, w[:4], w[:4], f(1e-3), a.copy(), a.copy(), w[:4].copy(),
+                                 w[:4].copy(), w[:4].copy()),
+            "_batchnorm_backward": (a, a.copy(), w[:4], w[:4], a.copy(), w[:4].copy(),
+                                    w[:4].copy())}[name]
     fresh = numba.njit(error_model="numpy")(getattr(kernels, name).py_func)
     fresh(*args)
     (llvm_ir,) = fresh.inspect_llvm().values()

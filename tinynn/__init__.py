@@ -18,7 +18,9 @@ from tinynn import (
     metrics,
     models,
     noise_layers,
+    normalization,
     optimizers,
+    regularizers,
     reports,
     saving,
     tuning,
@@ -31,7 +33,7 @@ from tinynn.models import Sequential
 
 # Layers defined in their own modules (which import tinynn.layers for `Layer`) are exported
 # where Keras users look for them: tinynn.layers.LeakyReLU is keras.layers.LeakyReLU.
-for _module in (activation_layers, noise_layers):
+for _module in (activation_layers, noise_layers, normalization):
     for _name in _module.__all__:
         setattr(layers, _name, getattr(_module, _name))
 del _module, _name
@@ -39,6 +41,6 @@ del _module, _name
 __version__ = "0.1.0"
 __all__ = [
     "Input", "Sequential", "activations", "callbacks", "config", "datasets", "get_backend",
-    "gradcheck", "initializers", "io", "layers", "losses", "metrics", "models", "optimizers",
-    "reports", "saving", "set_backend", "tuning", "utils",
+    "gradcheck", "initializers", "io", "layers", "losses", "metrics", "models", "normalization",
+    "optimizers", "regularizers", "reports", "saving", "set_backend", "tuning", "utils",
 ]

@@ -6,18 +6,22 @@ also the way out for users who outgrow one machine: export to Keras and use Tens
 distribution tools. Keras is imported only when `to_keras` is called, never at `import tinynn`.
 
 Supported layers: Dense, Dropout, Flatten, Activation, Softmax (last axis), ReLU, LeakyReLU,
-ELU, PReLU, GaussianNoise, GaussianDropout, with their Keras arguments (configs map by name;
-initializers travel as their Keras names or configs). Weights travel in Keras's order (kernel
-(n_in, units), then bias, per Dense).
+ELU, PReLU, GaussianNoise, GaussianDropout, BatchNormalization and LayerNormalization (last
+axis, no constraints, no renorm), with their Keras arguments (configs map by name; initializers
+and the regularizers L1, L2, L1L2 travel as their Keras names or configs). Weights travel in
+Keras's order (kernel (n_in, units), then bias, per Dense; gamma, beta, moving_mean,
+moving_variance per BatchNormalization).
 """
 
-from tinynn import activations, initializers, saving
+from tinynn import activations, initializers, regularizers, saving
 from tinynn import layers as tl
 
 # The constructor arguments read from a Keras layer's config, by class name; the same names
 # are tinynn's arguments. Dropout-like layers keep their own random streams (no seed copied).
+_NORMALIZATION = ("epsilon", "center", "scale", "beta_regularizer", "gamma_regularizer")
 _ARGUMENTS = {
-    "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer"),
+    "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+              "kernel_regularizer", "bias_regularizer"),
     "Dropout": ("rate",),
     "Flatten": (),
     "Activation": ("activation",),
@@ -28,7 +32,12 @@ _ARGUMENTS = {
     "PReLU": ("alpha_initializer", "alpha_regularizer", "alpha_constraint", "shared_axes"),
     "GaussianNoise": ("stddev",),
     "GaussianDropout": ("rate",),
+    "BatchNormalization": ("momentum", *_NORMALIZATION),
+    "LayerNormalization": ("rms_scaling", *_NORMALIZATION),
 }
+# Keras arguments tinynn does not have: refused unless at their "off" value.
+_ABSENT = ("kernel_constraint", "bias_constraint", "beta_constraint", "gamma_constraint",
+           "renorm", "synchronized")
 SUPPORTED = ", ".join(_ARGUMENTS)
 
 
@@ -51,12 +60,43 @@ def _unsupported(layer, direction: str) -> TypeError:
     )
 
 
+def _regularizer(layer, attribute: str):
+    """The tinynn twin of a Keras layer's regularizer (None, L1, L2 or L1L2), by class name."""
+    reg = getattr(layer, attribute, None)
+    if reg is None:
+        return None
+    kind = type(reg).__name__
+    if kind not in ("L1", "L2", "L1L2"):
+        raise ValueError(f"from_keras: layer '{layer.name}' has {attribute}={reg!r}; tinynn has "
+                         "the regularizers L1, L2 and L1L2.")
+    return regularizers.get({"class_name": kind, "config": reg.get_config()})
+
+
 def _layer_from_keras(layer) -> tl.Layer:
+    converted = _converted_layer(layer)
+    converted.activity_regularizer = _regularizer(layer, "activity_regularizer")
+    converted.trainable = layer.trainable  # a frozen BatchNormalization runs in inference mode
+    return converted
+
+
+def _converted_layer(layer) -> tl.Layer:
     kind = type(layer).__name__
     if kind not in _ARGUMENTS:
         raise _unsupported(layer, "from_keras")
     config = layer.get_config()
+    extra = [name for name in _ABSENT if config.get(name) not in (None, False)]
+    axis = config.get("axis", -1)
+    if kind.endswith("Normalization") and axis not in (-1, [-1]) and axis != len(
+            layer.input.shape) - 1 and axis != [len(layer.input.shape) - 1]:
+        extra.append(f"axis={axis} (tinynn normalizes along the last axis only)")
+    if extra:
+        raise ValueError(f"from_keras: {kind} layer '{layer.name}' uses {', '.join(extra)}, "
+                         "which tinynn does not have.")
     kwargs = {name: config[name] for name in _ARGUMENTS[kind]}
+    for name in ("kernel_regularizer", "bias_regularizer", "beta_regularizer",
+                 "gamma_regularizer"):
+        if name in kwargs:
+            kwargs[name] = _regularizer(layer, name)
     if "activation" in kwargs:
         kwargs["activation"] = _activation_name(layer, config)
     for name in ("kernel_initializer", "bias_initializer", "alpha_initializer"):

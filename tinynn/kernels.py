@@ -13,6 +13,12 @@ the cost. Each kernel here makes one pass:
     then the two products in BLAS, written straight into the gradient buffers;
   - dropout: mask and product in one pass;
   - softmax cross-entropy: loss and gradient of a row in one pass;
+  - batch normalization in training: the forward in three passes (mean, variance, output) and
+    the backward in two (the two column sums, then dX), instead of about ten NumPy operators
+    each way. Measured 2026-11-25 on a Dense(784 -> 512, relu) + BatchNormalization + Dense(10)
+    Adam step at batch 32 (one BLAS thread, loaded machine, medians of 25 interleaved rounds):
+    the layer's forward + backward 133 us with NumPy, 47 us fused; the step 1.75 ms with
+    NumPy's, 1.62 ms fused, 1.56 ms without the layer (7% of the step saved);
   - Adam, RMSprop, SGD: one call updates every weight of the model, one pass over each (the
     lists of weights and of their state are handed to numba once, as typed lists, and reused).
 Kernels are compiled on first use and cached on disk (cache=True). They use error_model="numpy"
@@ -140,6 +146,50 @@ def _softmax_cross_entropy(Z, y, losses, dZ):
         for j in range(c):
             dZ[i, j] = np.exp(Z[i, j] - top - log_total) / n
         dZ[i, y[i]] -= 1 / n
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _batchnorm_train(X, gamma, beta, eps, Y, Xhat, inv_std, mean, var):
+    """Column means, then biased variances (row by row, as NumPy sums axis 0), then
+    Xhat = (X - mean) * inv_std and Y = gamma * Xhat + beta."""
+    n, c = X.shape
+    nf, one = X.dtype.type(n), X.dtype.type(1)
+    mean[:] = 0
+    var[:] = 0
+    for i in range(n):
+        for j in range(c):
+            mean[j] += X[i, j]
+    for j in range(c):
+        mean[j] /= nf
+    for i in range(n):
+        for j in range(c):
+            d = X[i, j] - mean[j]
+            var[j] += d * d
+    for j in range(c):
+        var[j] /= nf
+        inv_std[j] = one / np.sqrt(var[j] + eps)
+    for i in range(n):
+        for j in range(c):
+            Xhat[i, j] = (X[i, j] - mean[j]) * inv_std[j]
+            Y[i, j] = gamma[j] * Xhat[i, j] + beta[j]
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _batchnorm_backward(dY, Xhat, gamma, inv_std, dX, dgamma, dbeta):
+    """dbeta = sum_rows(dY) and dgamma = sum_rows(dY * Xhat) in one pass, then
+    dX = (gamma * inv_std / N) * (N * dY - dbeta - Xhat * dgamma) in another."""
+    n, c = dY.shape
+    nf = dY.dtype.type(n)
+    dgamma[:] = 0
+    dbeta[:] = 0
+    for i in range(n):
+        for j in range(c):
+            dbeta[j] += dY[i, j]
+            dgamma[j] += dY[i, j] * Xhat[i, j]
+    for i in range(n):
+        for j in range(c):
+            dX[i, j] = (gamma[j] * inv_std[j] / nf) * (nf * dY[i, j] - dbeta[j]
+                                                       - Xhat[i, j] * dgamma[j])
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -284,6 +334,33 @@ def softmax_cross_entropy_with_gradient(Z, y):
     losses, dZ = np.empty(Z.shape[0], Z.dtype), np.empty_like(Z)
     _softmax_cross_entropy(Z, y, losses, dZ)
     return losses, dZ
+
+
+def _per_feature(value, c: int, dtype):
+    """gamma or beta as a C-contiguous (C,) array (a scalar when scale or center is off)."""
+    return np.full(c, value, dtype) if np.ndim(value) == 0 else _c(value)
+
+
+def batchnorm_train(X, gamma, beta, epsilon: float):
+    """The batch's moments and the normalized output in three fused passes.
+    Returns (Y, Xhat, inv_std, mean, var), as `ops.batchnorm_train`."""
+    X = _c(X)
+    c = X.shape[1]
+    Y, Xhat = np.empty_like(X), np.empty_like(X)
+    inv_std, mean, var = (np.empty(c, X.dtype) for _ in range(3))
+    _batchnorm_train(X, _per_feature(gamma, c, X.dtype), _per_feature(beta, c, X.dtype),
+                     X.dtype.type(epsilon), Y, Xhat, inv_std, mean, var)
+    return Y, Xhat, inv_std, mean, var
+
+
+def batchnorm_backward(dY, Xhat, gamma, inv_std):
+    """The training-mode backward in two fused passes.  Returns (dX, dgamma, dbeta)."""
+    dY = _c(dY)
+    c = dY.shape[1]
+    dX, dgamma, dbeta = np.empty_like(dY), np.empty(c, dY.dtype), np.empty(c, dY.dtype)
+    _batchnorm_backward(dY, _c(Xhat), _per_feature(gamma, c, dY.dtype),
+                        _per_feature(inv_std, c, dY.dtype).reshape(c), dX, dgamma, dbeta)
+    return dX, dgamma, dbeta
 
 
 def adam_update(W, G, M, V, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from tinynn import activations, backend, config, initializers, utils
+from tinynn import activations, backend, config, initializers, regularizers, utils
 
 _NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
 
@@ -95,15 +95,21 @@ class Layer:
         input_shape: optional shape of one sample, e.g. `(28, 28)`, as in
             `Flatten(input_shape=(28, 28))`. Equivalent to a leading `Input(shape)`.
         trainable: whether `fit` updates this layer's weights. Defaults to True.
+        activity_regularizer: a penalty R on the layer's output Y ("l1", "l2" or a
+            `tinynn.regularizers` object): R(Y) / N, N the batch size, is added to the loss, as
+            in Keras 3. Defaults to None.
     """
 
     def __init__(self, name: "str | None" = None, input_shape: "tuple | None" = None,
-                 trainable: bool = True):
+                 trainable: bool = True, activity_regularizer=None):
         self.name = name or _unique_name(snake_case(type(self).__name__))
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self.trainable = bool(trainable)
         self.params = WeightDict(self, "weight")
         self.grads = WeightDict(self, "gradient")
+        self.regularizers: dict[str, regularizers.Regularizer] = {}  # by weight name
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._activity_loss = self._activity_Y = None
         self.built = False
         # Sequential sets this to False for its bottom layers: the gradient w.r.t. the data is
         # never used, and skipping it saves one of the largest matrix products of a step.
@@ -127,15 +133,15 @@ class Layer:
             dtype: Defaults to `tinynn.config.floatx()`.
             trainable: False for state the optimizer must not touch (e.g. moving statistics);
                 it is still saved and loaded. Defaults to True.
-            regularizer: not supported yet (must be None).
+            regularizer: a penalty R on this weight ("l1", "l2" or a `tinynn.regularizers`
+                object): while the weight is trainable, R(W) is in `losses` (added to the loss
+                `fit` minimises) and dR/dW is added to its gradient. Defaults to None.
             name: unique within the layer. Defaults to "variable", "variable_1", ...
         """
         if isinstance(shape, str):  # Keras 2 order: add_weight(name, shape, initializer, ...)
             name, shape, initializer = shape, initializer, (dtype or "glorot_uniform")
             dtype = None
-        if regularizer is not None:
-            raise NotImplementedError(f"Layer '{self.name}': weight regularizers are not "
-                                      "supported yet; pass regularizer=None.")
+        regularizer = regularizers.get(regularizer)
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape or ())
         if any(not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
             raise ValueError(f"Layer '{self.name}' add_weight expected a shape of non-negative "
@@ -156,6 +162,8 @@ class Layer:
         self.params._add(name, array)
         if trainable:
             self.grads._add(name, np.zeros_like(array))
+        if regularizer is not None:
+            self.regularizers[name] = regularizer
         return array
 
     def build(self, input_shape: tuple) -> None:
@@ -180,7 +188,50 @@ class Layer:
         if not self.built:
             self.build((None, *X.shape[1:]))
             self.built = True
-        return self.forward(X, training=training)
+        return self._record_activity(self.forward(X, training=training))
+
+    # ----- penalties (regularizers): values for the loss, gradients for the optimizer ---------
+
+    @property
+    def losses(self) -> list:
+        """The current penalties, as Keras's `layer.losses`: the activity penalty of the last
+        forward pass, then R(W) of each regularized trainable weight, in creation order."""
+        return [*self._activity_losses(), *self._weight_penalties()]
+
+    def _activity_losses(self) -> list:
+        return [] if self._activity_loss is None else [self._activity_loss]
+
+    def _weight_penalties(self) -> list:
+        if not self.trainable:  # as in Keras, only trainable weights are penalised
+            return []
+        return [reg(self.params[k]) for k, reg in self.regularizers.items() if k in self.grads]
+
+    def _add_penalty_gradients(self) -> None:
+        """grads[k] += dR/dW for each regularized trainable weight, after `backward`."""
+        if self.trainable:
+            for k, reg in self.regularizers.items():
+                if k in self.grads:
+                    self.grads[k] += reg.gradient(self.params[k])
+
+    def _record_activity(self, Y: np.ndarray) -> np.ndarray:
+        """Keep this output's activity penalty R(Y) / N (Keras divides by the batch size N, so
+        its weight against the loss does not depend on N); return Y."""
+        if self.activity_regularizer is not None:
+            self._activity_Y = Y
+            self._activity_loss = self.activity_regularizer(Y) / Y.dtype.type(len(Y))
+        return Y
+
+    def _activity_gradient(self) -> "np.ndarray | None":
+        """d(R(Y) / N)/dY for the last output Y; None without an activity regularizer."""
+        if self.activity_regularizer is None or self._activity_Y is None:
+            return None
+        Y = self._activity_Y
+        return self.activity_regularizer.gradient(Y) / Y.dtype.type(len(Y))
+
+    def _with_activity_gradient(self, dY: np.ndarray) -> np.ndarray:
+        """dY plus the activity penalty's gradient: the whole gradient of this layer's output."""
+        g = self._activity_gradient()
+        return dY if g is None else dY + g
 
     # ----- weights, in Keras's order: trainable ones first, each in creation order ------------
 
@@ -231,8 +282,12 @@ class Layer:
     # ----- configuration -----------------------------------------------------------------------
 
     def get_config(self) -> dict:
-        """The constructor arguments that rebuild this layer (JSON-able), as in Keras."""
-        return {"name": self.name, "trainable": self.trainable}
+        """The constructor arguments that rebuild this layer (JSON-able), as in Keras (which
+        lists `activity_regularizer` only when there is one)."""
+        config = {"name": self.name, "trainable": self.trainable}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config: dict) -> "Layer":
@@ -308,12 +363,18 @@ class Dense(Layer):
         kernel_initializer: a name, an initializer object (`initializers.HeNormal(seed=1)`)
             or a config dict. Defaults to "glorot_uniform".
         bias_initializer: Defaults to "zeros".
+        kernel_regularizer: a penalty on W ("l1", "l2", `regularizers.L2(1e-4)`, ...): R(W) is
+            added to the loss and dR/dW to dW. Defaults to None.
+        bias_regularizer: the same for b. Defaults to None.
+        activity_regularizer: a penalty on the output Y: R(Y) / N is added to the loss and
+            dR/dY / N to dY. Defaults to None.
 
     Shapes: X (N, ..., n_in) -> Y (N, ..., units); kernel W (n_in, units), bias b (units,).
     """
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense expected units to be a positive integer, got units={units!r}.")
@@ -322,14 +383,18 @@ class Dense(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) < 2:
             raise ValueError(f"Dense layer '{self.name}' expects input of shape (batch, ..., "
                              f"features), got input shape {input_shape}.")
-        self.add_weight((input_shape[-1], self.units), self.kernel_initializer, name="kernel")
+        self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer, name="kernel")
         if self.use_bias:
-            self.add_weight((self.units,), self.bias_initializer, name="bias")
+            self.add_weight((self.units,), self.bias_initializer,
+                            regularizer=self.bias_regularizer, name="bias")
         # b = 0, and a scratch db, when use_bias=False
         self._no_bias = np.zeros(self.units, config.floatx())
         self.built = True
@@ -338,7 +403,9 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
 
     @property
     def kernel(self) -> np.ndarray:

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from tinynn import backend, interop, losses, optimizers, safety, saving, utils
+from tinynn import activations, backend, interop, losses, optimizers, safety, saving, utils
 from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.layers import InputLayer, Layer, _unique_name
@@ -129,6 +129,18 @@ class Sequential(Layer):
         optimizer reads in `fit`."""
         return [g for layer in self.layers for g in layer.gradients]
 
+    # `losses` (from Layer), in Keras's order: every layer's activity penalty, then the weight
+    # penalties in the order of `trainable_weights`.
+    def _activity_losses(self) -> list:
+        return [p for layer in self.layers for p in layer._activity_losses()]
+
+    def _weight_penalties(self) -> list:
+        return [p for layer in self.layers for p in layer._weight_penalties()]
+
+    def _add_penalty_gradients(self) -> None:
+        for layer in self.layers:
+            layer._add_penalty_gradients()
+
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights in Keras's order."""
         return [w.copy() for w in self.weights]
@@ -226,7 +238,7 @@ class Sequential(Layer):
 
     def _forward(self, X: np.ndarray, training: bool) -> np.ndarray:
         for layer in self.layers:
-            X = layer.forward(X, training=training)
+            X = layer._record_activity(layer.forward(X, training=training))
         return X
 
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
@@ -238,7 +250,7 @@ class Sequential(Layer):
         for layer in reversed(self.layers):
             if dY is None:
                 break
-            dY = layer.backward(dY)
+            dY = layer.backward(layer._with_activity_gradient(dY))
         return dY
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -246,27 +258,38 @@ class Sequential(Layer):
             input_shape = layer.compute_output_shape(input_shape)
         return input_shape
 
+    def _with_penalties(self, values: np.ndarray) -> np.ndarray:
+        """Per-sample losses plus the penalties, sum(self.losses): so their mean is Keras 3's
+        batch loss, mean loss + sum(model.losses), and the logged running mean is Keras's too."""
+        penalties = self.losses
+        return values + sum(penalties) if penalties else values
+
     def _loss_values(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-sample losses of the last forward pass (output Y, labels y)."""
+        """Per-sample losses of the last forward pass (output Y, labels y), penalties included."""
         if self._uses_logits():
-            return losses.softmax_cross_entropy(self.layers[-1]._Z, y)
-        return self.loss.call(y, Y)
+            return self._with_penalties(losses.softmax_cross_entropy(self.layers[-1]._Z, y))
+        return self._with_penalties(self.loss.call(y, Y))
 
     def _backward(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Backpropagate the mean loss of the last forward pass through every layer, filling
-        each layer's `grads`. Returns the per-sample losses, computed on the way."""
+        """Backpropagate the mean loss of the last forward pass, plus the penalties, through every
+        layer, filling each layer's `grads`. Returns the per-sample losses (penalties included),
+        computed on the way."""
         *rest, last = self.layers
         if self._uses_logits():  # fused: loss and dZ = (softmax(Z) - onehot(y)) / N together
             values, dZ = backend.ops().softmax_cross_entropy_with_gradient(last._Z, y)
+            g = last._activity_gradient()
+            if g is not None:  # the output's own penalty reaches Z through the softmax
+                dZ = dZ + activations.softmax_backward(g, last._Z, last._A)
             dX = last.backward_from_logits(dZ)
         else:
             values = self.loss.call(y, Y)
-            dX = last.backward(self.loss.gradient(y, Y))
+            dX = last.backward(last._with_activity_gradient(self.loss.gradient(y, Y)))
         for layer in reversed(rest):
             if dX is None:  # the layers below only lead to the data
                 break
-            dX = layer.backward(dX)
-        return values
+            dX = layer.backward(layer._with_activity_gradient(dX))
+        self._add_penalty_gradients()  # dR/dW of each regularized weight
+        return self._with_penalties(values)
 
     def _train_step(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Forward, loss, backward, optimizer step. Returns (per-sample losses, predictions)."""

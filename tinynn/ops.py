@@ -133,3 +133,88 @@ def sgd_update(W: list, G: list, velocities: list, learning_rate, momentum,
             w += v * momentum - g * learning_rate
         else:
             w += v
+
+
+# ----- normalization: Xhat = (X - mean) / sqrt(var + epsilon), Y = gamma * Xhat + beta --------
+
+def moments(X: np.ndarray, axis: int = 0):
+    """mean = (1/N) sum X and var = (1/N) sum (X - mean)^2 along `axis`: the biased variance,
+    as Keras (tf.nn.moments) computes it. Returns (mean, var), `axis` kept (keepdims)."""
+    mean = X.mean(axis=axis, keepdims=True)
+    return mean, np.square(X - mean).mean(axis=axis, keepdims=True)
+
+
+def batchnorm_forward(X, mean, var, gamma, beta, epsilon: float):
+    """inv_std = 1 / sqrt(var + eps), Xhat = (X - mean) * inv_std, Y = gamma * Xhat + beta, per
+    feature (column). Shapes: X (N, C); mean, var, gamma, beta (C,) or (1, C).
+    Returns (Y, Xhat, inv_std)."""
+    inv_std = 1 / np.sqrt(var + X.dtype.type(epsilon))
+    Xhat = (X - mean) * inv_std
+    return gamma * Xhat + beta, Xhat, inv_std
+
+
+def batchnorm_backward(dY, Xhat, gamma, inv_std):
+    """Backward through batch normalization with the batch's own mean and variance (training):
+    dgamma = sum_rows(dY * Xhat), dbeta = sum_rows(dY),
+    dX = (1/N) * gamma * inv_std * (N * dY - sum_rows(dY) - Xhat * sum_rows(dY * Xhat)).
+    (Derived in `tinynn.normalization.BatchNormalization`.)  Returns (dX, dgamma, dbeta)."""
+    n = Xhat.shape[0]
+    dbeta = dY.sum(axis=0)
+    dgamma = (dY * Xhat).sum(axis=0)
+    dX = (gamma * inv_std / n) * (n * dY - dbeta - Xhat * dgamma)
+    return dX, dgamma, dbeta
+
+
+def batchnorm_inference_backward(dY, Xhat, gamma, inv_std):
+    """Backward with constant (moving) statistics: Y is affine in X, so dX = dY * gamma * inv_std;
+    dgamma = sum_rows(dY * Xhat), dbeta = sum_rows(dY).  Returns (dX, dgamma, dbeta)."""
+    return dY * (gamma * inv_std), (dY * Xhat).sum(axis=0), dY.sum(axis=0)
+
+
+def batchnorm_train(X, gamma, beta, epsilon: float):
+    """Training-mode forward: the batch's moments, then `batchnorm_forward` with them.
+    Returns (Y, Xhat, inv_std, mean, var); inv_std, mean and var have shape (C,)."""
+    mean, var = moments(X, axis=0)
+    Y, Xhat, inv_std = batchnorm_forward(X, mean[0], var[0], gamma, beta, epsilon)
+    return Y, Xhat, inv_std, mean[0], var[0]
+
+
+def layernorm_forward(X, gamma, beta, epsilon: float):
+    """Per sample (row): mean, var over its features; inv_std = 1 / sqrt(var + eps);
+    Xhat = (X - mean) * inv_std; Y = gamma * Xhat + beta.  Returns (Y, Xhat, inv_std (N, 1))."""
+    mean, var = moments(X, axis=1)
+    inv_std = 1 / np.sqrt(var + X.dtype.type(epsilon))
+    Xhat = (X - mean) * inv_std
+    return gamma * Xhat + beta, Xhat, inv_std
+
+
+def layernorm_backward(dY, Xhat, gamma, inv_std):
+    """Batch normalization's backward, transposed: the statistics are per row, over C features.
+    dXhat = dY * gamma; dX = (inv_std / C) * (C * dXhat - sum_cols(dXhat)
+    - Xhat * sum_cols(dXhat * Xhat)); dgamma = sum_rows(dY * Xhat), dbeta = sum_rows(dY).
+    Returns (dX, dgamma, dbeta)."""
+    c = Xhat.shape[1]
+    dXhat = dY * gamma
+    dX = (inv_std / c) * (c * dXhat - dXhat.sum(axis=1, keepdims=True)
+                          - Xhat * (dXhat * Xhat).sum(axis=1, keepdims=True))
+    return dX, (dY * Xhat).sum(axis=0), dY.sum(axis=0)
+
+
+def rms_scaling_forward(X, gamma, epsilon: float):
+    """Keras's LayerNormalization(rms_scaling=True): inv_std = 1 / sqrt(var + eps) with var the
+    (centred) variance of each row, Y = gamma * X * inv_std: no centring, no beta.
+    Returns (Y, inv_std (N, 1))."""
+    _, var = moments(X, axis=1)
+    inv_std = 1 / np.sqrt(var + X.dtype.type(epsilon))
+    return gamma * (X * inv_std), inv_std
+
+
+def rms_scaling_backward(dY, X, gamma, inv_std):
+    """G = dY * gamma;  dX = inv_std * G - inv_std^3 * (X - mean) / C * sum_cols(G * X)
+    (from d var / dX = 2 (X - mean) / C);  dgamma = sum_rows(dY * X * inv_std).
+    Returns (dX, dgamma)."""
+    c = X.shape[1]
+    G = dY * gamma
+    Xc = X - X.mean(axis=1, keepdims=True)
+    dX = inv_std * G - inv_std**3 * Xc / X.dtype.type(c) * (G * X).sum(axis=1, keepdims=True)
+    return dX, (dY * (X * inv_std)).sum(axis=0)
