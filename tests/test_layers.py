@@ -71,6 +71,12 @@ def test_keras_style_names():
     a, b = layers.Dense(1), layers.Dense(1)
     assert a.name.startswith("dense") and b.name != a.name
     assert layers.Dense(1, name="out").name == "out"
+    # Keras's to_snake_case (measured): the names also key Keras's weight files
+    assert layers.ReLU().name.startswith("re_lu")
+    assert [layers.snake_case(n) for n in ("ReLU", "PReLU", "BatchNormalization", "Conv2D",
+                                           "GlorotUniform", "LSTM", "MyDense2")] == [
+        "re_lu", "p_re_lu", "batch_normalization", "conv2d", "glorot_uniform", "lstm",
+        "my_dense2"]
 
 
 @pytest.mark.parametrize("make,match", [

@@ -12,6 +12,7 @@ the optimizer. The arithmetic lives in `tinynn.ops` (the textbook functions) and
 asked for it, in its numba twin `tinynn.kernels`; `backend.ops()` is the one in use.
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 
@@ -30,8 +31,12 @@ def _unique_name(prefix: str) -> str:
 
 
 def snake_case(name: str) -> str:
-    """`"BatchNormalization"` -> `"batch_normalization"` (Keras's default layer names)."""
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    """Keras's default layer names: `"BatchNormalization"` -> `"batch_normalization"`,
+    `"ReLU"` -> `"re_lu"`. An underscore goes before each capitalised word (a capital followed
+    by lower-case letters) and between a lower-case letter and a capital."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class WeightDict(Mapping):
