@@ -332,8 +332,10 @@ class Dense(Layer):
         self.add_weight((n_in, self.units), self.kernel_initializer, name="kernel")
         if self.use_bias:
             self.add_weight((self.units,), self.bias_initializer, name="bias")
-        # b = 0, and a scratch db, when use_bias=False
-        self._no_bias = np.zeros(self.units, config.floatx())
+        # when use_bias=False: b = 0 for forward, and a separate scratch for backward's db
+        # (one shared array would turn the last batch's db into a bias)
+        self._zero_bias = np.zeros(self.units, config.floatx())
+        self._db_scratch = np.zeros(self.units, config.floatx())
         self.built = True
 
     def get_config(self) -> dict:
@@ -362,7 +364,7 @@ class Dense(Layer):
                 f"(batch, {W.shape[0]}), got shape {X.shape}.{hint}"
             )
         self._X = X
-        b = self.params.get("bias", self._no_bias)
+        b = self.params.get("bias", self._zero_bias)
         self._Z, self._A = backend.ops().dense_activation_forward(X, W, b, self.activation)
         return self._A
 
@@ -370,13 +372,13 @@ class Dense(Layer):
         """Writes grads["kernel"] and grads["bias"] in place; returns dX (None if not needed)."""
         return backend.ops().dense_activation_backward(
             dY, self._X, self.params["kernel"], self._Z, self._A, self.activation,
-            self.grads["kernel"], self.grads.get("bias", self._no_bias), self.compute_input_grad)
+            self.grads["kernel"], self.grads.get("bias", self._db_scratch), self.compute_input_grad)
 
     def backward_from_logits(self, dZ):
         """Backward from the gradient w.r.t. Z, the pre-activation ("logits") of this layer."""
         return backend.ops().dense_backward_into(
             dZ, self._X, self.params["kernel"], self.grads["kernel"],
-            self.grads.get("bias", self._no_bias), self.compute_input_grad)
+            self.grads.get("bias", self._db_scratch), self.compute_input_grad)
 
 
 class Activation(Layer):
