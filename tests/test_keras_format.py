@@ -495,6 +495,34 @@ def test_no_module_named_in_the_file_is_imported(trained, tmp_path, monkeypatch)
     assert not marker.exists() and "evil_kf_module" not in sys.modules
 
 
+def test_foreign_files_are_named(tmp_path):
+    model, *_ = make()
+    with zipfile.ZipFile(tmp_path / "other.keras", "w") as zf:
+        zf.writestr("hello.txt", "a zip, but not a model")
+    with pytest.raises(ValueError, match=r"other\.keras: the archive has no config\.json"):
+        load_model(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match=r"other\.keras: the archive has no model\.weights\.h5"):
+        model.load_weights(tmp_path / "other.keras")
+    with h5py.File(tmp_path / "other.weights.h5", "w") as f:
+        f["data"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"other\.weights\.h5: layer 'hidden' \(Dense\) has 2 "
+                                         r"weights; the file has 0 at layers/dense/vars"):
+        model.load_weights(tmp_path / "other.weights.h5")
+    for raw in (b"", b"not hdf5 at all", (tmp_path / "other.weights.h5").read_bytes()[:500]):
+        (tmp_path / "bad.weights.h5").write_bytes(raw)
+        with pytest.raises(ValueError, match=r"bad\.weights\.h5: the weights are not a "
+                                             "readable HDF5 file"):
+            model.load_weights(tmp_path / "bad.weights.h5")
+
+
+def test_import_tinynn_does_not_import_h5py():
+    import subprocess
+    code = "import sys, tinynn; print('h5py' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.strip() == "False"
+
+
 def test_config_that_is_not_json_or_not_a_model(trained):
     *_, path = trained
     for raw in (b"{not json", b"[]", b'"x"', b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000):

@@ -87,7 +87,9 @@ def optimizer_layout(opt) -> list[tuple[str, ...]]:
     return [tuple(opt.slot_names)] if opt.slot_names else []
 
 
-def _optimizer_arrays(model) -> list[np.ndarray]:
+def optimizer_variables(model) -> list[np.ndarray]:
+    """What Keras's `optimizer.variables` would hold for this model's optimizer, in its order:
+    iterations, learning rate, then the slots (only after the first step)."""
     opt = model.optimizer
     arrays = [np.asarray(opt.iterations, np.int64), np.asarray(opt.learning_rate, _dtype(model))]
     if opt.built:
@@ -110,7 +112,7 @@ def _state_bytes(model, include_optimizer: bool = True) -> bytes:
         if include_optimizer and model.optimizer is not None:
             group = f.create_group("optimizer/vars")
             group.attrs["name"] = model.optimizer.name
-            for i, a in enumerate(_optimizer_arrays(model)):
+            for i, a in enumerate(optimizer_variables(model)):
                 group.create_dataset(str(i), data=a)
     return buffer.getvalue()
 
