@@ -261,6 +261,25 @@ def test_weights_h5_round_trip_matches_layers_by_class_and_position(tmp_path):
     np.testing.assert_array_equal(fresh.get_weights()[-1], model.get_weights()[-1])
 
 
+def test_weights_of_a_compiled_model_load_into_an_uncompiled_one(tmp_path):
+    """The size cap comes from the architecture, not from the receiving model's optimizer: a
+    .keras file carrying three RMSprop arrays per weight loads into an uncompiled twin."""
+    def net():
+        tinynn.utils.set_random_seed(3)
+        return tinynn.Sequential([tinynn.Input((600,)), layers.Dense(600), layers.Dense(2)])
+
+    model = net()
+    model.compile(optimizer=tinynn.optimizers.RMSprop(momentum=0.5, centered=True),
+                  loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(8, 600)).astype(np.float32)
+    model.fit(x, np.arange(8) % 2, verbose=0)
+    model.save(tmp_path / "big.keras")
+    assert os.path.getsize(tmp_path / "big.keras") > 4 * model.weights[0].nbytes
+    bare = net()
+    bare.load_weights(tmp_path / "big.keras")
+    np.testing.assert_array_equal(bare.get_weights()[0], model.get_weights()[0])
+
+
 def _keras_state(model) -> bytes:
     return keras_format._state_bytes(model)
 

@@ -178,12 +178,14 @@ def _member(zf, name: str, limit: int, path) -> bytes:
 
 
 def _state_limit(model) -> int:
-    """The most bytes a model.weights.h5 for this model can hold: the weights and up to one
-    array per optimizer slot for each, plus 16 KiB of HDF5 bookkeeping per group or array."""
-    slots = len(model.optimizer.slot_names) if model.optimizer is not None else 0
-    n_bytes = sum(w.nbytes for w in model.weights)
-    n_objects = 8 + 2 * len(model.layers) + (1 + slots) * len(model.weights)
-    return (1 + slots) * n_bytes + (16 << 10) * n_objects + (1 << 20)
+    """The most bytes a model.weights.h5 for this model's architecture can sensibly hold: each
+    weight in float64 and up to 5 optimizer arrays per weight (the most a Keras optimizer keeps:
+    Adam with amsgrad, EMA and gradient accumulation), plus 16 KiB of HDF5 bookkeeping per group
+    or array. It depends on the architecture only, not on this model's own optimizer: a file
+    written by a compiled model can be loaded into an uncompiled one."""
+    n_values = sum(w.size for w in model.weights)
+    n_objects = 8 + 2 * len(model.layers) + 6 * len(model.weights)
+    return 6 * 8 * n_values + (16 << 10) * n_objects + (1 << 20)
 
 
 def _open_zip(path):
