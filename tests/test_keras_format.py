@@ -544,7 +544,11 @@ def test_import_tinynn_does_not_import_h5py():
 
 def test_config_that_is_not_json_or_not_a_model(trained):
     *_, path = trained
-    for raw in (b"{not json", b"[]", b'"x"', b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000):
+    for raw in (b"{not json", b"[]", b'"x"', b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000,
+                b'{"class_name": "Sequential", "config": {"layers": [7]}}',
+                b'{"class_name": "Sequential", "config": {"layers": [], "build_input_shape": 3}}',
+                b'{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", '
+                b'"module": "keras.layers", "config": []}]}}'):
         rewrite(path, **{"config.json": raw})
-        with pytest.raises(ValueError, match=r"model\.keras: config\.json: "):
+        with pytest.raises(ValueError, match=r"model\.keras: config\.json( is malformed)?: "):
             load_model(path)

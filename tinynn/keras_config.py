@@ -266,7 +266,7 @@ def _shape(batch_shape, what: str) -> tuple:
 def model_dtype(spec) -> str:
     """The one float type of a Keras Sequential's config (tinynn has one per model)."""
     if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
-        raise ValueError("config.json does not describe a model.")
+        raise ValueError("it does not describe a model (an object with a \"config\").")
     config = spec["config"]
     found = {dtype_of(config.get("dtype"), "the model")}
     for i, layer in enumerate(config.get("layers") or []):

@@ -327,9 +327,10 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
                 model.build((None, *shape))
             if compile and spec.get("compile_config"):
                 keras_config.compile_from_keras(model, spec["compile_config"], custom_objects)
-        except (UnicodeDecodeError, RecursionError, ValueError, KeyError, TypeError,
-                AttributeError) as e:
+        except (UnicodeDecodeError, RecursionError, ValueError) as e:
             raise _error(path, f"{CONFIG}: {e}") from e
+        except (KeyError, TypeError, AttributeError) as e:
+            raise _error(path, f"{CONFIG} is malformed ({type(e).__name__}: {e}).") from e
         state = _member(zf, WEIGHTS, _state_limit(model), path)
     with _open_h5(_io.BytesIO(state), path) as f:
         _read_layers(f, model, path, strict=True)
