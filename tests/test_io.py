@@ -55,17 +55,18 @@ def saved(tmp_path):
     return model, x, y, path
 
 
+@pytest.mark.parametrize("name", ["m.npz", "m.keras", "m"])  # tinynn's, Keras's, tinynn's
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_round_trip_is_bit_identical(tmp_path, dtype):
+def test_round_trip_is_bit_identical(tmp_path, dtype, name):
     tinynn.config.set_floatx(dtype)
     try:
         model, x, y = make()
         model.fit(x, y, epochs=2, batch_size=8, verbose=0)
-        model.save(tmp_path / "m.keras")  # the name is used exactly as given
-        loaded = load_model(tmp_path / "m.keras")
+        model.save(tmp_path / name)  # the name is used exactly as given
+        loaded = load_model(tmp_path / name)
     finally:
         tinynn.config.set_floatx("float32")
-    assert os.listdir(tmp_path) == ["m.keras"]
+    assert os.listdir(tmp_path) == [name]
     assert [type(a) for a in loaded.layers] == [type(b) for b in model.layers]
     assert [a.get_config() for a in loaded.layers] == [b.get_config() for b in model.layers]
     assert loaded.name == model.name and loaded.input_shape == model.input_shape
@@ -281,12 +282,12 @@ class SavingModel:
 ])
 def test_model_checkpoint_scripted(kwargs, values, expected):
     monitor = kwargs.get("monitor", "val_loss")
-    cb = ModelCheckpoint("m{epoch}", **kwargs)
+    cb = ModelCheckpoint("m{epoch}.npz", **kwargs)
     model = SavingModel()
     cb.set_model(model)
     for epoch, value in enumerate(values):
         cb.on_epoch_end(epoch, {monitor: value})
-    assert model.saved == expected
+    assert model.saved == [f"{name}.npz" for name in expected]
 
 
 def test_model_checkpoint_with_fit_formats_names_and_refuses_bad_ones(tmp_path):
@@ -300,8 +301,9 @@ def test_model_checkpoint_with_fit_formats_names_and_refuses_bad_ones(tmp_path):
     with pytest.raises(ValueError, match="cannot be formatted"):
         model.fit(x, y, epochs=1, verbose=0,
                   callbacks=[ModelCheckpoint(tmp_path / "{val_loss}.npz")])
-    with pytest.raises(ValueError, match="save_freq"):
-        ModelCheckpoint("m", save_freq=10)
+    for bad in (0, -1, 2.5, True, "batch"):
+        with pytest.raises(ValueError, match="save_freq"):
+            ModelCheckpoint("m.npz", save_freq=bad)
 
 
 def test_every_layer_type_round_trips(tmp_path):
@@ -314,3 +316,33 @@ def test_every_layer_type_round_trips(tmp_path):
     assert [a.get_config() for a in loaded.layers] == [b.get_config() for b in model.layers]
     x = np.random.default_rng(0).normal(size=(7, 5))
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_checkpoint_every_n_batches_saves_weights_like_keras(tmp_path):
+    """Keras counts batches across epochs: 3 batches an epoch, save_freq=2 saves after batches
+    2 (epoch 1), 1 and 3 (epoch 2); {batch} is 1-based."""
+    model, x, y = make()
+    cb = ModelCheckpoint(tmp_path / "w-{epoch}-{batch}.weights.h5", save_weights_only=True,
+                         save_freq=2)
+    model.fit(x, y, epochs=2, batch_size=20, verbose=0, callbacks=[cb])
+    assert sorted(os.listdir(tmp_path)) == ["w-1-2.weights.h5", "w-2-1.weights.h5",
+                                            "w-2-3.weights.h5"]
+    fresh, *_ = make(seed=5)
+    with pytest.warns(UserWarning, match="Skipping variable loading for optimizer"):
+        fresh.load_weights(tmp_path / "w-2-3.weights.h5")  # as Keras: optimizer not built
+    for a, b in zip(fresh.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_suffixes_and_keras_checkpoints(tmp_path):
+    with pytest.raises(ValueError, match="must end in `.weights.h5`"):
+        ModelCheckpoint("w.keras", save_weights_only=True)
+    for bad in ("m", "m.h5", "m.weights.h5"):
+        with pytest.raises(ValueError, match="must end in `.keras`"):
+            ModelCheckpoint(bad)
+    model, x, y = make()
+    best = ModelCheckpoint(tmp_path / "best.keras", monitor="val_loss", save_best_only=True)
+    with pytest.warns(UserWarning, match="Can save best model only with val_loss available"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[best])  # Keras: warns, saves anyway
+    np.testing.assert_array_equal(load_model(tmp_path / "best.keras").predict(x, verbose=0),
+                                  model.predict(x, verbose=0))

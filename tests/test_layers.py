@@ -32,6 +32,10 @@ def test_dense_without_bias():
     assert list(layer.params) == ["kernel"] and layer.bias is None
     layer.backward(np.ones((1, 2)))
     assert list(layer.grads) == ["kernel"]
+    # after a backward pass the output is still X @ W, with no bias (the gradient that a bias
+    # would have had once leaked into the forward pass)
+    X = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_allclose(layer(X), X @ layer.kernel, rtol=1e-6)
 
 
 def test_dropout_is_identity_at_inference_and_scaled_in_training():
@@ -72,6 +76,12 @@ def test_keras_style_names():
     a, b = layers.Dense(1), layers.Dense(1)
     assert a.name.startswith("dense") and b.name != a.name
     assert layers.Dense(1, name="out").name == "out"
+    # Keras's to_snake_case (measured): the names also key Keras's weight files
+    assert layers.ReLU().name.startswith("re_lu")
+    assert [layers.snake_case(n) for n in ("ReLU", "PReLU", "BatchNormalization", "Conv2D",
+                                           "GlorotUniform", "LSTM", "MyDense2")] == [
+        "re_lu", "p_re_lu", "batch_normalization", "conv2d", "glorot_uniform", "lstm",
+        "my_dense2"]
 
 
 @pytest.mark.parametrize("make,match", [

@@ -310,62 +310,107 @@ class TerminateOnNaN(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model at the end of every epoch, or only when `monitor` improves (Keras 3).
+    """Save the model (or its weights) every epoch or every `save_freq` batches, or only when
+    `monitor` improves (Keras 3).
 
-    Each save goes through `model.save`, so it is atomic: a crash mid-save keeps the previous
-    checkpoint intact. Checkpoints include the optimizer and random state, so training resumed
-    from one with `fit(..., initial_epoch=...)` continues exactly.
+    Each save goes through `model.save` / `model.save_weights`, so it is atomic: a crash
+    mid-save keeps the previous checkpoint intact. The suffix chooses the format, as Keras
+    requires: ".keras" (Keras's archive, which Keras loads), ".weights.h5" with
+    `save_weights_only=True`; tinynn also accepts ".npz", its own archive, which keeps the random
+    generators too, so that training resumed from it with `fit(..., initial_epoch=...)`
+    continues exactly.
 
     Args:
-        filepath: where to save; may hold `{epoch}` (1-based) and log keys, e.g.
-            "ckpt-{epoch:02d}-{val_loss:.3f}.npz".
+        filepath: where to save; may hold `{epoch}` (1-based), `{batch}` (1-based, when saving
+            every `save_freq` batches) and log keys, e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.keras".
         monitor: the log key compared when `save_best_only`. Defaults to "val_loss".
         verbose: 1 prints each save. Defaults to 0.
-        save_best_only: save only when `monitor` beats the best value so far (NaN never does).
-            Defaults to False.
+        save_best_only: save only when `monitor` beats the best value so far (NaN never does;
+            when `monitor` is missing from the logs, Keras warns and saves). Defaults to False.
+        save_weights_only: save only the weights, `model.save_weights(filepath)`; the filepath
+            must then end in ".weights.h5". Defaults to False.
         mode: "min", "max" or "auto" (max for accuracy-like names). Defaults to "auto".
-        save_freq: only "epoch" is supported. Defaults to "epoch".
+        save_freq: "epoch", or an integer: save after every that many batches (counted across
+            epochs, as Keras does). Defaults to "epoch".
         initial_value_threshold: the value to beat for the first save. Defaults to None.
     """
 
     def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
-                 save_best_only: bool = False, mode: str = "auto", save_freq="epoch",
+                 save_best_only: bool = False, save_weights_only: bool = False,
+                 mode: str = "auto", save_freq="epoch",
                  initial_value_threshold: "float | None" = None):
         super().__init__()
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"ModelCheckpoint expected mode 'auto', 'min' or 'max', got {mode!r}.")
-        if save_freq != "epoch":
-            raise ValueError(f"ModelCheckpoint supports only save_freq='epoch', got {save_freq!r}.")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(
+                save_freq, (int, np.integer)) or save_freq <= 0):
+            raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are "
+                             "'epoch' or positive integer values.")
         self.filepath, self.monitor, self.verbose = str(filepath), monitor, verbose
-        self.save_best_only = save_best_only
+        if save_weights_only and not self.filepath.endswith(".weights.h5"):
+            raise ValueError("When using `save_weights_only=True` in `ModelCheckpoint`, the "
+                             "filepath provided must end in `.weights.h5` (Keras weights "
+                             f"format). Received: filepath={self.filepath}")
+        if not save_weights_only and not self.filepath.endswith((".keras", ".npz")):
+            raise ValueError("The filepath provided must end in `.keras` (Keras model format) "
+                             "or `.npz` (tinynn's, for an exact training resume). Received: "
+                             f"filepath={self.filepath}")
+        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        self.save_freq = save_freq if save_freq == "epoch" else int(save_freq)
         if mode == "auto":
             name = monitor.removeprefix("val_")
             mode = "max" if "acc" in name or name.startswith("fmeasure") else "min"
         self._better = np.greater if mode == "max" else np.less
         self.best = (initial_value_threshold if initial_value_threshold is not None
                      else (-np.inf if mode == "max" else np.inf))
+        self._epoch, self._batches_since_save, self._last_batch = 0, 0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        # batches counted across epochs: a batch index that did not grow starts a new epoch
+        new_epoch = self._last_batch is None or batch <= self._last_batch
+        self._batches_since_save += batch + 1 if new_epoch else batch - self._last_batch
+        self._last_batch = batch
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _save(self, epoch: int, batch: "int | None", logs) -> None:
         logs = logs or {}
+        fields = dict(logs) if batch is None or "batch" in logs else {**logs, "batch": batch + 1}
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            path = self.filepath.format(epoch=epoch + 1, **fields)
         except (KeyError, IndexError, ValueError) as e:
             raise ValueError(
                 f"ModelCheckpoint filepath {self.filepath!r} cannot be formatted with epoch and "
-                f"the logs {sorted(logs)}: {e!r}."
+                f"the logs {sorted(fields)}: {e!r}."
             ) from e
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
-                warnings.warn(f"Can save best model only with {self.monitor} available; "
-                              f"available logs: {', '.join(logs)}.", stacklevel=2)
+                warnings.warn(f"Can save best model only with {self.monitor} available.",
+                              stacklevel=2)
+            elif not self._better(current, self.best):
+                if self.verbose > 0:
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from "
+                          f"{self.best:.5f}")
                 return
-            if not self._better(current, self.best):
-                return
-            if self.verbose > 0:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
-                      f"{current:.5f}, saving model to {path}")
-            self.best = current
+            else:
+                if self.verbose > 0:
+                    print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                          f"{current:.5f}, saving model to {path}")
+                self.best = current
         elif self.verbose > 0:
             print(f"Epoch {epoch + 1}: saving model to {path}")
-        self.model.save(path)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)

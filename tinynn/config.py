@@ -1,5 +1,8 @@
 """Global settings, named as in `keras.config`: the default float type of new weights and inputs."""
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 
 _FLOATX = "float32"
@@ -21,6 +24,18 @@ def set_floatx(value: str) -> None:
     if value not in ("float32", "float64"):
         raise ValueError(f"set_floatx expected 'float32' or 'float64', got {value!r}.")
     _FLOATX = value
+
+
+@contextlib.contextmanager
+def floatx_scope(value: str) -> Iterator[None]:
+    """`with floatx_scope("float64"): ...` builds in that float type, then restores the previous
+    one (loaders build a saved model in the file's dtype this way)."""
+    previous = floatx()
+    set_floatx(value)
+    try:
+        yield
+    finally:
+        set_floatx(previous)
 
 
 def epsilon() -> float:

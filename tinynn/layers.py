@@ -12,6 +12,7 @@ the optimizer. The arithmetic lives in `tinynn.ops` (the textbook functions) and
 asked for it, in its numba twin `tinynn.kernels`; `backend.ops()` is the one in use.
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 
@@ -30,8 +31,12 @@ def _unique_name(prefix: str) -> str:
 
 
 def snake_case(name: str) -> str:
-    """`"BatchNormalization"` -> `"batch_normalization"` (Keras's default layer names)."""
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    """Keras's default layer names: `"BatchNormalization"` -> `"batch_normalization"`,
+    `"ReLU"` -> `"re_lu"`. An underscore goes before each capitalised word (a capital followed
+    by lower-case letters) and between a lower-case letter and a capital."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class WeightDict(Mapping):
@@ -395,8 +400,10 @@ class Dense(Layer):
         if self.use_bias:
             self.add_weight((self.units,), self.bias_initializer,
                             regularizer=self.bias_regularizer, name="bias")
-        # b = 0, and a scratch db, when use_bias=False
-        self._no_bias = np.zeros(self.units, config.floatx())
+        # when use_bias=False: b = 0 for forward, and a separate scratch for backward's db
+        # (one shared array would turn the last batch's db into a bias)
+        self._zero_bias = np.zeros(self.units, config.floatx())
+        self._db_scratch = np.zeros(self.units, config.floatx())
         self.built = True
 
     def get_config(self) -> dict:
@@ -431,7 +438,7 @@ class Dense(Layer):
             )
         self._shape = X.shape  # (N, ..., n_in): the rows below are all positions of all samples
         self._X = X.reshape(-1, n_in)
-        b = self.params.get("bias", self._no_bias)
+        b = self.params.get("bias", self._zero_bias)
         self._Z, self._A = backend.ops().dense_activation_forward(self._X, W, b, self.activation)
         return self._A.reshape(*X.shape[:-1], self.units)
 
@@ -442,14 +449,14 @@ class Dense(Layer):
         """Writes grads["kernel"] and grads["bias"] in place; returns dX (None if not needed)."""
         return self._input_shaped(backend.ops().dense_activation_backward(
             dY.reshape(self._Z.shape), self._X, self.params["kernel"], self._Z, self._A,
-            self.activation, self.grads["kernel"], self.grads.get("bias", self._no_bias),
+            self.activation, self.grads["kernel"], self.grads.get("bias", self._db_scratch),
             self.compute_input_grad))
 
     def backward_from_logits(self, dZ):
         """Backward from the gradient w.r.t. Z, the pre-activation ("logits") of this layer."""
         return self._input_shaped(backend.ops().dense_backward_into(
             dZ.reshape(self._Z.shape), self._X, self.params["kernel"], self.grads["kernel"],
-            self.grads.get("bias", self._no_bias), self.compute_input_grad))
+            self.grads.get("bias", self._db_scratch), self.compute_input_grad))
 
 
 class Activation(Layer):

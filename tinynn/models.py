@@ -187,12 +187,24 @@ class Sequential(Layer):
         print_fn(summary_table(self))
 
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
-        """Save architecture, weights and optimizer state to one file, atomically.
+        """Save architecture, weights and optimizer state to one file, atomically: "m.keras" in
+        Keras 3's format, any other name (e.g. "m.npz") in tinynn's, which also resumes the
+        random generators exactly.
 
         Reload with `tinynn.models.load_model(filepath)`; see `tinynn.saving.save_model`.
         """
         saving.save_model(self, filepath, overwrite=overwrite,
                           include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Save the weights (and optimizer variables) to "name.weights.h5" in Keras's layout,
+        which Keras's `load_weights` reads; see `tinynn.saving.save_weights`."""
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Load weights from a ".weights.h5" or ".keras" file (Keras's or tinynn's); see
+        `tinynn.saving.load_weights`."""
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     # ----- compile -----------------------------------------------------------------------------
 

@@ -1,130 +1,42 @@
-"""Saving and loading models, and Keras's registry of serializable classes.
+"""Saving and loading models, in tinynn's own format and in Keras's, chosen by the file's suffix.
+
+- `name.keras`: Keras 3's archive (`tinynn.keras_format`), which `keras.models.load_model` opens;
+  `tinynn.models.load_model` opens the ones Keras writes (for the layers tinynn has).
+- `name.weights.h5`: Keras's weights file, by `model.save_weights` / `model.load_weights`.
+- any other name (`name.npz`): tinynn's own archive (below), which also keeps the random
+  generators' states, so that training resumed from it continues exactly.
+- `name.h5` / `name.hdf5` (Keras's legacy HDF5 model format): refused with a clear error.
 
 Everything here is derived from what the classes declare: a layer's `get_config` and its
 weights (`add_weight`), an optimizer's `get_config` and slots, a loss's `get_config`. There is
-no list of classes to keep in step: a built-in class is found among the subclasses of `Layer`,
-`Optimizer` or `Loss` defined in tinynn, and a user's own class is found in the registry
-(`@register_keras_serializable()`) or in `custom_objects=` given to `load_model`, as in Keras.
+no list of classes to keep in step: classes are found as `tinynn.serialization` finds them
+(tinynn's own, or registered with `@register_keras_serializable()`, or `custom_objects=`).
 
 Loading runs no code from the file: it calls only the `from_config` (constructors) of classes
 that are tinynn's own, registered, or passed in `custom_objects`. `tinynn.io` reads and verifies
 the bytes.
 """
 
-import contextlib
 import json
 import os
-from collections.abc import Iterator
+import zipfile
 
 import numpy as np
 
-from tinynn import config, io, losses, optimizers, utils
+from tinynn import config, io, keras_format, losses, optimizers, utils
 from tinynn.layers import Layer
+from tinynn.serialization import (  # noqa: F401  (re-exported: tinynn.saving is the public name)
+    builtin_class,
+    builtin_classes,
+    deserialize_keras_object,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    serialize_keras_object,
+)
 
-_CUSTOM_OBJECTS: dict[str, type] = {}
-_CUSTOM_NAMES: dict[type, str] = {}
-
-
-# ----- the registry ----------------------------------------------------------------------------
-
-def register_keras_serializable(package: str = "Custom", name: "str | None" = None):
-    """Class decorator: make a user's layer (loss, optimizer) loadable by name, as in Keras.
-
-        @tinynn.saving.register_keras_serializable(package="my_project")
-        class Scale(tinynn.layers.Layer): ...
-
-    Args:
-        package: a namespace for the name. Defaults to "Custom".
-        name: Defaults to the class name. The registered name is "package>name".
-    """
-    if not isinstance(package, str) or ">" in package:
-        raise ValueError(f"register_keras_serializable expected a package name without '>', "
-                         f"got package={package!r}.")
-
-    def decorator(cls: type) -> type:
-        if not isinstance(cls, type) or not hasattr(cls, "get_config"):
-            raise TypeError(f"register_keras_serializable expected a class with get_config(), "
-                            f"got {cls!r}.")
-        registered = f"{package}>{name or cls.__name__}"
-        previous = _CUSTOM_OBJECTS.get(registered)
-        if previous is not None and previous.__qualname__ != cls.__qualname__:
-            raise ValueError(f"{registered} has already been registered to {previous}.")
-        _CUSTOM_OBJECTS[registered] = cls  # the same class defined again (a re-run cell) wins
-        _CUSTOM_NAMES[cls] = registered
-        return cls
-
-    return decorator
-
-
-def get_registered_name(obj) -> str:
-    """"package>name" for a registered class (or an instance of one), else its class name."""
-    cls = obj if isinstance(obj, type) else type(obj)
-    return _CUSTOM_NAMES.get(cls, cls.__name__)
-
-
-def get_custom_objects() -> dict[str, type]:
-    """The registry itself: {"package>name": class}."""
-    return _CUSTOM_OBJECTS
-
-
-def _subclasses(base: type) -> Iterator[type]:
-    for cls in base.__subclasses__():
-        yield cls
-        yield from _subclasses(cls)
-
-
-def builtin_classes(base: type) -> list[type]:
-    """tinynn's own public subclasses of `base` (discovered, not listed), by name."""
-    found = {cls for cls in _subclasses(base)
-             if cls.__module__.startswith("tinynn.") and not cls.__name__.startswith("_")}
-    return sorted(found, key=lambda cls: cls.__name__)
-
-
-def _builtin(base: type, class_name: str) -> "type | None":
-    """tinynn's own subclass of `base` with this name."""
-    return next((cls for cls in builtin_classes(base) if cls.__name__ == class_name), None)
-
-
-def get_registered_object(name: str, custom_objects: "dict | None" = None,
-                          base: type = object) -> "type | None":
-    """The class for a serialized name: from `custom_objects`, then the registry, then tinynn's
-    own subclasses of `base`. None if there is none."""
-    for table in (custom_objects or {}, _CUSTOM_OBJECTS):
-        cls = table.get(name) or table.get(name.rsplit(">", 1)[-1])
-        if isinstance(cls, type) and issubclass(cls, base):
-            return cls
-    return _builtin(base, name.rsplit(">", 1)[-1]) if base is not object else None
-
-
-def serialize_keras_object(obj) -> dict:
-    """{"class_name", "config"} (plus "registered_name" for a registered class), as in Keras."""
-    spec = {"class_name": type(obj).__name__, "config": obj.get_config()}
-    if type(obj) in _CUSTOM_NAMES:
-        spec["registered_name"] = _CUSTOM_NAMES[type(obj)]
-    return spec
-
-
-def deserialize_keras_object(spec: dict, base: type, custom_objects: "dict | None" = None,
-                             what: str = "object"):
-    """A new object from `serialize_keras_object`'s output. Only classes that are tinynn's own
-    subclasses of `base`, registered, or in `custom_objects` are ever constructed."""
-    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
-        raise ValueError(f"{what} is not a serialized object: {spec!r}.")
-    name = spec.get("registered_name") or spec["class_name"]
-    cls = get_registered_object(name, custom_objects, base)
-    if cls is None:
-        raise ValueError(
-            f"{what} has unknown type {spec['class_name']!r}. If it is your own class, decorate it "
-            f"with @tinynn.saving.register_keras_serializable() or pass "
-            f"custom_objects={{{spec['class_name']!r}: {spec['class_name']}}}."
-        )
-    cfg = spec.get("config", {})
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{what} ({cls.__name__}) has no config.")
-    try:
-        return cls.from_config(cfg)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{what} ({cls.__name__}) has an invalid config {cfg}: {e}") from e
+_LEGACY_H5 = (".h5", ".hdf5")
 
 
 # ----- saving ----------------------------------------------------------------------------------
@@ -139,19 +51,34 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
                include_optimizer: bool = True) -> None:
     """Save architecture, weights and (optionally) the training state to one file, atomically.
 
+    The suffix chooses the format, as in Keras: "model.keras" writes Keras 3's archive (which
+    `keras.models.load_model` opens); ".h5"/".hdf5", Keras's legacy format, is refused; any
+    other name (e.g. "model.npz") writes tinynn's own archive, used exactly as given, which
+    also keeps the random generators so that resumed training continues exactly.
+
     Args:
         model: a built `Sequential`.
-        filepath: the file to write, used exactly as given (e.g. "model.npz").
+        filepath: the file to write.
         overwrite: replace an existing file. Defaults to True.
-        include_optimizer: also save the compile settings' state needed to resume training
-            exactly: the optimizer's iterations and slots, and the random generators (tinynn's
-            global one, which shuffles, and each Dropout's). Defaults to True.
+        include_optimizer: also save the optimizer's state (iterations, learning rate, slots)
+            and, in tinynn's format, the random generators (tinynn's global one, which shuffles,
+            and each Dropout's). Defaults to True.
     """
     if not model.built:
         raise ValueError(f"Cannot save model '{model.name}': it is not built yet (call it on "
                          "data or start it with an Input).")
+    name = str(os.fspath(filepath))
+    if name.endswith(_LEGACY_H5):
+        raise ValueError(
+            "tinynn does not write Keras's legacy HDF5 model format ('.h5'). Use a `.keras` "
+            "extension for the Keras format (Keras 3 recommends it), `.npz` for tinynn's own "
+            "(exact training resume), or model.save_weights('name.weights.h5') for the weights "
+            f"alone. Received: filepath={name}")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False.")
+    if name.endswith(".keras"):
+        keras_format.save_model(model, filepath, include_optimizer)
+        return
     arrays, entries = {}, []
 
     def add(prefix: str, role: str, a: np.ndarray, **where) -> str:
@@ -194,33 +121,23 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
 
 # ----- loading ---------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _floatx(dtype: str) -> Iterator[None]:
-    previous = config.floatx()
-    config.set_floatx(dtype)
-    try:
-        yield
-    finally:
-        config.set_floatx(previous)
-
-
 def _build(reader, arch: dict, dtype: str, custom_objects):
     built = []
     for i, spec in enumerate(arch["layers"]):
         try:
-            with _floatx(dtype):
+            with config.floatx_scope(dtype):
                 built.append(deserialize_keras_object(spec, Layer, custom_objects, f"layer {i}"))
         except ValueError as e:
             raise reader.error(str(e)) from e
     shape = arch["input_shape"]
     if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
         raise reader.error(f"invalid input_shape {shape!r}.")
-    model_cls = _builtin(Layer, str(arch.get("class_name", "Sequential")))
+    model_cls = builtin_class(Layer, str(arch.get("class_name", "Sequential")))
     if model_cls is None or not hasattr(model_cls, "compile"):
         raise reader.error(f"unknown model class {arch.get('class_name')!r}.")
     model = model_cls(built, name=str(arch["name"]))
     try:
-        with _floatx(dtype):
+        with config.floatx_scope(dtype):
             model.build((None, *shape))
     except ValueError as e:
         raise reader.error(f"the architecture does not build: {e}") from e
@@ -292,24 +209,38 @@ def _restore_training_state(reader, model, state: dict, arrays: dict,
 
 def load_model(filepath: "str | os.PathLike", custom_objects: "dict | None" = None,
                compile: bool = True, safe_mode: bool = True, restore_random_state: bool = True):
-    """Load a model saved by `model.save`, verifying every array; never runs code from the file.
+    """Load a model saved by `model.save` (tinynn's or Keras's `.keras`); never runs code from
+    the file, and checks every array before using it.
+
+    A `.keras` archive (from Keras or tinynn) is read as Keras reads it; anything else as
+    tinynn's own archive (a `.keras` name holding one, written by tinynn 0.1, included).
 
     Args:
-        filepath: the file written by `model.save` / `save_model`.
+        filepath: the file written by `model.save` / `save_model`, or by Keras's `model.save`.
         custom_objects: {"ClassName": class} for your own layers, losses or optimizers that are
             not registered with `register_keras_serializable`. Defaults to none.
         compile: compile the model with the saved optimizer, loss and metrics, and restore the
             optimizer state when the file has one. Defaults to True.
-        safe_mode: accepted for Keras compatibility; tinynn files never hold code, so loading
-            is always safe. Defaults to True.
-        restore_random_state: when the file holds a training state, also set tinynn's global
-            random generator (which `fit` shuffles with) back to its state at saving time, so
-            that `fit(..., initial_epoch=k)` continues exactly like the uninterrupted run. The
-            Dropout layers' own generators are always restored with the state. Defaults to True.
+        safe_mode: accepted for Keras compatibility; tinynn never runs code from a file, so
+            loading is always safe. Defaults to True.
+        restore_random_state: when a tinynn archive holds a training state, also set tinynn's
+            global random generator (which `fit` shuffles with) back to its state at saving
+            time, so that `fit(..., initial_epoch=k)` continues exactly like the uninterrupted
+            run. The Dropout layers' own generators are always restored with the state. (A
+            `.keras` file holds no random state.) Defaults to True.
 
     Returns:
         A `Sequential` whose predictions are bit-identical to the saved model's.
     """
+    name = str(os.fspath(filepath))
+    if name.endswith(_LEGACY_H5):
+        hint = (" It holds weights only: build the model and call model.load_weights(...)."
+                if name.endswith(".weights.h5") else "")
+        raise ValueError(f"Cannot load model file {name}: tinynn does not read Keras's legacy "
+                         f"HDF5 model format ('.h5'); save the model as '.keras' instead.{hint}")
+    if keras_format.is_keras_archive(filepath) or (
+            name.endswith(".keras") and not _is_npz(filepath)):
+        return keras_format.load_model(filepath, custom_objects, compile)
     header, arrays, reader = io.read_archive(filepath)
     try:
         model = _build(reader, header["model"], header["dtype"], custom_objects)
@@ -322,3 +253,60 @@ def load_model(filepath: "str | os.PathLike", custom_objects: "dict | None" = No
     except (KeyError, TypeError, AttributeError) as e:
         raise reader.error(f"its header is malformed ({type(e).__name__}: {e}).") from e
     return model
+
+
+def _is_npz(filepath) -> bool:
+    try:
+        with zipfile.ZipFile(filepath) as zf:
+            return "header.npy" in zf.namelist()
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        return False
+
+
+# ----- weights only (Keras's format) -----------------------------------------------------------
+
+def save_weights(model, filepath: "str | os.PathLike", overwrite: bool = True) -> None:
+    """`model.save_weights`: the weights (and optimizer variables) in Keras's `.weights.h5`
+    layout, which Keras's `model.load_weights` reads. Written atomically.
+
+    Args:
+        model: a built model.
+        filepath: must end in ".weights.h5", as Keras requires.
+        overwrite: replace an existing file. Defaults to True.
+    """
+    name = str(os.fspath(filepath))
+    if not name.endswith(".weights.h5"):
+        raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={name}")
+    if not model.built:
+        raise ValueError("You are saving a model that has not yet been built. Try building the "
+                         "model first by calling it on some data or by using `build()`.")
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{filepath} exists and overwrite=False.")
+    keras_format.save_weights(model, filepath)
+
+
+def load_weights(model, filepath: "str | os.PathLike", skip_mismatch: bool = False) -> None:
+    """`model.load_weights`, as in Keras 3: from a `.weights.h5` file or a `.keras` archive
+    (Keras's or tinynn's). Layers are matched by their position among layers of the same class,
+    not by name; layers without weights can be added or removed. The optimizer's variables are
+    loaded too when the optimizer is built and the file has as many (Keras warns and skips
+    them otherwise, e.g. into a compiled model that has not trained yet).
+
+    Args:
+        model: a built model with the file's architecture.
+        filepath: a ".weights.h5" or ".keras" file.
+        skip_mismatch: skip (with a warning) layers whose weights do not match instead of
+            raising. Defaults to False.
+    """
+    name = str(os.fspath(filepath))
+    if not model.built:
+        raise ValueError("You are loading weights into a model that has not yet been built. Try "
+                         "building the model first by calling it on some data or by using "
+                         "`build()`.")
+    if name.endswith((".weights.h5", ".keras")):
+        keras_format.load_weights(model, filepath, skip_mismatch)
+        return
+    raise ValueError(f"File format not supported: filepath={name}. tinynn's load_weights reads "
+                     "`.keras` files and `.weights.h5` files (Keras's legacy '.h5' format is "
+                     "not supported); for a tinynn '.npz' model file use "
+                     "tinynn.models.load_model.")

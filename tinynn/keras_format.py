@@ -1,0 +1,358 @@
+"""Keras 3's own files, written and read by tinynn: `.keras` archives and `.weights.h5` weights.
+
+A `.keras` file is a zip archive (members stored uncompressed, as Keras writes them) of
+- `metadata.json`: {"keras_version", "date_saved"};
+- `config.json`: the model in Keras's JSON schema (`tinynn.keras_config`);
+- `model.weights.h5`: the state, an HDF5 file laid out as Keras's `H5IOStore` lays it out:
+
+      vars                          the model's own weights (none); attribute name = model name
+      layers/<key>/vars/0, 1, ...   one group per layer, in layer order; <key> is Keras's snake_case
+                                    class name numbered per class (dense, dense_1, re_lu, ...), NOT
+                                    the layer's name (that is the attribute `name` of `vars`);
+                                    datasets in the layer's weight order (trainable ones first)
+      optimizer/vars/0, 1, ...      0 = iterations (int64), 1 = learning rate (the float type),
+                                    then the slots in the order Keras creates them
+                                    (`optimizer_layout`); only 0 and 1 before the first step
+
+A `.weights.h5` file (`model.save_weights`) is that HDF5 file alone, optimizer included, as Keras
+writes it. Writing is atomic (`io.atomic_write`). Reading allocates nothing the architecture does
+not imply: zip members are checked against a size cap before they are inflated (config.json:
+16 MiB; the weights: what the built model's weights and optimizer state can occupy), every HDF5
+dataset's shape and dtype are checked against the model's before it is read, and links,
+external and virtual datasets are refused. Every error is a ValueError naming the file.
+"""
+
+import datetime
+import io as _io
+import json
+import os
+import warnings
+import zipfile
+import zlib
+
+import numpy as np
+
+from tinynn import config, io, keras_config
+from tinynn.layers import snake_case
+
+KERAS_VERSION = "3.15.1"  # the Keras whose files these are (parity/test_keras_files.py checks)
+CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+_CONFIG_LIMIT = 16 << 20
+
+
+def _h5py():
+    """h5py, imported when a Keras file is used (it is a dependency; importing it costs ~70 ms)."""
+    try:
+        import h5py
+    except ImportError as e:  # pragma: no cover - h5py is a declared dependency
+        raise ImportError("Keras's .keras and .weights.h5 files need h5py: pip install h5py"
+                          ) from e
+    return h5py
+
+
+def _error(path, message: str) -> ValueError:
+    return ValueError(f"Cannot load model file {path}: {message}")
+
+
+def _dtype(model) -> str:
+    weights = model.weights
+    return weights[0].dtype.name if weights else config.floatx()
+
+
+# ----- the layout ------------------------------------------------------------------------------
+
+def layer_keys(model) -> list[str]:
+    """Each layer's group under `layers/`: Keras's snake_case class name, numbered per class."""
+    seen: dict[str, int] = {}
+    keys = []
+    for layer in model.layers:
+        base = snake_case(type(layer).__name__)
+        seen[base] = seen.get(base, -1) + 1
+        keys.append(base if seen[base] == 0 else f"{base}_{seen[base]}")
+    return keys
+
+
+def optimizer_layout(opt) -> list[tuple[str, ...]]:
+    """tinynn's slot names, grouped as Keras creates its optimizer variables: one group per
+    `add_optimizer_variables` call, which interleaves the group's slots variable by variable
+    (Adam: m0, v0, m1, v1, ...; RMSprop: all velocities, then momentums, then averages).
+    Keras creates SGD's momentums only when momentum != 0, RMSprop's momentums only when
+    momentum > 0 and its average gradients only when centered."""
+    kind = type(opt).__name__
+    if kind == "SGD":
+        return [("velocities",)] if opt.momentum != 0 else []
+    if kind == "RMSprop":
+        return [("velocities",), *([("momentums",)] if opt.momentum > 0 else []),
+                *([("average_gradients",)] if opt.centered else [])]
+    return [tuple(opt.slot_names)] if opt.slot_names else []
+
+
+def optimizer_variables(model) -> list[np.ndarray]:
+    """What Keras's `optimizer.variables` would hold for this model's optimizer, in its order:
+    iterations, learning rate, then the slots (only after the first step)."""
+    opt = model.optimizer
+    arrays = [np.asarray(opt.iterations, np.int64), np.asarray(opt.learning_rate, _dtype(model))]
+    if opt.built:
+        slots, n = opt.slots(), len(model.trainable_weights)
+        arrays += [slots[slot][i] for group in optimizer_layout(opt)
+                   for i in range(n) for slot in group]
+    return arrays
+
+
+def _state_bytes(model, include_optimizer: bool = True) -> bytes:
+    """The HDF5 file of the model's weights (and optimizer variables), as Keras writes it."""
+    buffer = _io.BytesIO()
+    with _h5py().File(buffer, "w") as f:
+        f.create_group("vars").attrs["name"] = model.name
+        for key, layer in zip(layer_keys(model), model.layers, strict=True):
+            group = f.create_group(f"layers/{key}/vars")
+            group.attrs["name"] = layer.name
+            for i, w in enumerate(layer.weights):
+                group.create_dataset(str(i), data=w)
+        if include_optimizer and model.optimizer is not None:
+            group = f.create_group("optimizer/vars")
+            group.attrs["name"] = model.optimizer.name
+            for i, a in enumerate(optimizer_variables(model)):
+                group.create_dataset(str(i), data=a)
+    return buffer.getvalue()
+
+
+# ----- writing ---------------------------------------------------------------------------------
+
+def save_model(model, filepath, include_optimizer: bool = True) -> None:
+    """Write `model` as a `.keras` archive that `keras.models.load_model` opens."""
+    try:
+        config_json = json.dumps(keras_config.model_to_keras(model, _dtype(model)),
+                                 allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"Cannot save model '{model.name}' to {filepath}: {e}") from e
+    metadata = json.dumps({"keras_version": KERAS_VERSION, "date_saved":
+                           datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
+    state = _state_bytes(model, include_optimizer)
+
+    def write(f):
+        with zipfile.ZipFile(f, "w") as zf:  # ZIP_STORED, as Keras
+            zf.writestr(METADATA, metadata)
+            zf.writestr(CONFIG, config_json)
+            zf.writestr(WEIGHTS, state)
+
+    io.atomic_write(filepath, write)
+
+
+def save_weights(model, filepath) -> None:
+    """Write the `.weights.h5` file Keras's `model.save_weights` writes."""
+    state = _state_bytes(model)
+    io.atomic_write(filepath, lambda f: f.write(state))
+
+
+# ----- reading ---------------------------------------------------------------------------------
+
+def is_keras_archive(filepath) -> bool:
+    """A zip holding a config.json (how Keras's own loader recognises a .keras archive)."""
+    try:
+        with zipfile.ZipFile(filepath) as zf:
+            return CONFIG in zf.namelist()
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        return False
+
+
+def _member(zf, name: str, limit: int, path) -> bytes:
+    """One member of the archive, its declared size checked before inflating, read capped."""
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise _error(path, f"the archive has no {name}: it is not a .keras model file, or it is "
+                           "damaged.") from None
+    if info.file_size > limit:
+        raise _error(path, f"{name} declares {info.file_size:,} bytes, more than the "
+                           f"{limit:,} this model can need: refused before inflating it.")
+    try:
+        with zf.open(info) as member:
+            data = member.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as e:
+        raise _error(path, f"{name} is damaged ({e}): the file is truncated or corrupt.") from e
+    if len(data) != info.file_size:
+        raise _error(path, f"{name} holds {len(data):,} bytes, its header says "
+                           f"{info.file_size:,}: the file is corrupt.")
+    return data
+
+
+def _state_limit(model) -> int:
+    """The most bytes a model.weights.h5 for this model's architecture can sensibly hold: each
+    weight in float64 and up to 5 optimizer arrays per weight (the most a Keras optimizer keeps:
+    Adam with amsgrad, EMA and gradient accumulation), plus 16 KiB of HDF5 bookkeeping per group
+    or array. It depends on the architecture only, not on this model's own optimizer: a file
+    written by a compiled model can be loaded into an uncompiled one."""
+    n_values = sum(w.size for w in model.weights)
+    n_objects = 8 + 2 * len(model.layers) + 6 * len(model.weights)
+    return 6 * 8 * n_values + (16 << 10) * n_objects + (1 << 20)
+
+
+def _open_zip(path):
+    try:
+        return zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
+        raise _error(path, f"it is not a .keras archive (a zip file), or it is truncated ({e})."
+                     ) from e
+
+
+def _open_h5(source, path):
+    try:
+        return _h5py().File(source, "r")
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise _error(path, f"the weights are not a readable HDF5 file ({e}): the file is "
+                           "truncated, corrupt or not Keras's.") from e
+
+
+def _child(parent, name: str, kind, path, where: str):
+    """`parent[name]` if it exists, is a hard link and is of `kind` (Group/Dataset); else None
+    when absent. Soft and external links are refused: they point outside the file."""
+    h5py = _h5py()
+    if parent is None or name not in parent:
+        return None
+    link = parent.get(name, getlink=True)
+    if not isinstance(link, h5py.HardLink):
+        raise _error(path, f"{where} is a {type(link).__name__}, which is refused (it points "
+                           "outside the file).")
+    obj = parent[name]
+    if not isinstance(obj, kind):
+        raise _error(path, f"{where} is not an HDF5 {kind.__name__}.")
+    return obj
+
+
+def _read(group, name: str, shape: tuple, kinds: str, path, where: str) -> np.ndarray:
+    """Dataset `name` of `group`, checked against the shape and dtype kinds expected BEFORE
+    it is read."""
+    ds = _child(group, name, _h5py().Dataset, path, where)
+    if ds is None:
+        raise _error(path, f"{where} is missing: the file is truncated or not for this model.")
+    if ds.external or ds.is_virtual:
+        raise _error(path, f"{where} is an external or virtual dataset, which is refused.")
+    if ds.shape != tuple(shape) or ds.dtype.kind not in kinds:
+        raise _error(path, f"{where} has shape {ds.shape} and dtype {ds.dtype}; the model needs "
+                           f"shape {tuple(shape)} ({'a float' if kinds == 'f' else 'an integer'}).")
+    try:
+        return ds[()]
+    except (OSError, ValueError) as e:
+        raise _error(path, f"{where} cannot be read ({e}): the file is truncated or corrupt."
+                     ) from e
+
+
+def _read_layers(f, model, path, strict: bool, skip_mismatch: bool = False) -> None:
+    """Set every layer's weights from `layers/<key>/vars`; all are read and checked before any
+    is set, so a refused file leaves the model as it was."""
+    h5py = _h5py()
+    root = _child(f, "layers", h5py.Group, path, "layers")
+    keys, pending = layer_keys(model), []
+    for key, layer in zip(keys, model.layers, strict=True):
+        where = f"layers/{key}/vars"
+        group = _child(_child(root, key, h5py.Group, path, f"layers/{key}"), "vars", h5py.Group,
+                       path, where)
+        own, names = layer.weights, set(group.keys()) if group is not None else set()
+        if names != {str(i) for i in range(len(own))}:
+            message = (f"layer '{layer.name}' ({type(layer).__name__}) has {len(own)} weights; "
+                       f"the file has {len(names)} at {where}.")
+            if not skip_mismatch:
+                raise _error(path, message + " The file is not for this model.")
+            warnings.warn(f"Skipping loading weights for {message}", stacklevel=3)
+            continue
+        try:
+            pending.append((layer, [_read(group, str(i), w.shape, "f", path,
+                                          f"{where}/{i} ('{layer.name}' {name})")
+                                    for i, (name, w) in enumerate(zip(layer.weight_names, own,
+                                                                      strict=True))]))
+        except ValueError as e:
+            if not skip_mismatch:
+                raise
+            warnings.warn(f"Skipping loading weights for layer '{layer.name}': {e}",
+                          stacklevel=3)
+    if strict:
+        extra = sorted(set(root.keys()) - set(keys)) if root is not None else []
+        model_vars = _child(f, "vars", h5py.Group, path, "vars")
+        if extra or (model_vars is not None and len(model_vars)):
+            raise _error(path, f"it holds weights the model does not have: "
+                               f"{extra or ['vars']}.")
+    for layer, arrays in pending:
+        layer.set_weights(arrays)
+
+
+def _read_optimizer(f, model, path) -> None:
+    """The optimizer's variables, as Keras loads them: only when the file holds exactly as many
+    as the optimizer has (Keras warns and skips otherwise; an optimizer not built yet has two,
+    the iterations and the learning rate)."""
+    opt, variables = model.optimizer, model.trainable_weights
+    layout = optimizer_layout(opt)
+    order = [(slot, i) for group in layout for i in range(len(variables)) for slot in group]
+    expected = 2 + (len(order) if opt.built else 0)
+    group = _child(_child(f, "optimizer", _h5py().Group, path, "optimizer"), "vars",
+                   _h5py().Group, path, "optimizer/vars")
+    found = len(group) if group is not None else 0
+    if found != expected:
+        warnings.warn(f"Skipping variable loading for optimizer '{opt.name}', because it has "
+                      f"{expected} variables whereas the saved optimizer has {found} variables."
+                      + (" This is likely because the optimizer has not been called/built yet."
+                         if not opt.built else ""), stacklevel=3)
+        return
+    if set(group.keys()) != {str(i) for i in range(expected)}:
+        raise _error(path, f"optimizer/vars holds {sorted(group.keys())[:10]}, not 0..."
+                           f"{expected - 1}.")
+    iterations = _read(group, "0", (), "iu", path, "optimizer/vars/0 (iterations)")
+    learning_rate = _read(group, "1", (), "f", path, "optimizer/vars/1 (learning rate)")
+    slots = [_read(group, str(k), variables[i].shape, "f", path,
+                   f"optimizer/vars/{k} ({slot} of weight {i})")
+             for k, (slot, i) in enumerate(order, start=2)]
+    if not np.isfinite(learning_rate) or learning_rate <= 0 or iterations < 0:
+        raise _error(path, f"invalid optimizer state: iterations {iterations}, learning rate "
+                           f"{learning_rate}.")
+    opt.iterations, opt.learning_rate = int(iterations), float(learning_rate)
+    own = opt.slots()
+    for (slot, i), value in zip(order, slots, strict=True):
+        own[slot][i][...] = value
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True):
+    """A tinynn Sequential from a `.keras` archive written by Keras or by tinynn."""
+    path = os.fspath(filepath)
+    with _open_zip(path) as zf:
+        raw = _member(zf, CONFIG, _CONFIG_LIMIT, path)
+        try:
+            spec = json.loads(raw.decode("utf-8"))
+            dtype = keras_config.model_dtype(spec)
+            with config.floatx_scope(dtype):
+                model, shape = keras_config.model_from_keras(spec, custom_objects)
+                model.build((None, *shape))
+            if compile and spec.get("compile_config"):
+                keras_config.compile_from_keras(model, spec["compile_config"], custom_objects)
+        except (UnicodeDecodeError, RecursionError, ValueError) as e:
+            raise _error(path, f"{CONFIG}: {e}") from e
+        except (KeyError, TypeError, AttributeError) as e:
+            raise _error(path, f"{CONFIG} is malformed ({type(e).__name__}: {e}).") from e
+        state = _member(zf, WEIGHTS, _state_limit(model), path)
+    with _open_h5(_io.BytesIO(state), path) as f:
+        _read_layers(f, model, path, strict=True)
+        if model.optimizer is not None:
+            model.optimizer.build(model.trainable_weights)  # as Keras's compile_from_config
+            _read_optimizer(f, model, path)
+    return model
+
+
+def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
+    """Keras's `model.load_weights` for a `.weights.h5` file or a `.keras` archive: layers are
+    matched by position and class (their group keys), not by name; the optimizer's variables
+    are loaded when its count matches (see `_read_optimizer`)."""
+    path = os.fspath(filepath)
+    if path.endswith(".keras"):
+        with _open_zip(path) as zf:
+            source = _io.BytesIO(_member(zf, WEIGHTS, _state_limit(model), path))
+    else:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No such file: {path}")
+        source = path
+    with _open_h5(source, path) as f:
+        _read_layers(f, model, path, strict=False, skip_mismatch=skip_mismatch)
+        if model.optimizer is not None:
+            _read_optimizer(f, model, path)
