@@ -10,6 +10,7 @@ from tinynn import (
     callbacks,
     config,
     datasets,
+    graph,
     initializers,
     io,
     layers,
@@ -30,6 +31,6 @@ from tinynn.models import Sequential
 __version__ = "0.1.0"
 __all__ = [
     "Input", "Sequential", "activations", "callbacks", "config", "datasets", "get_backend",
-    "gradcheck", "initializers", "io", "layers", "losses", "metrics", "models", "optimizers",
-    "reports", "saving", "set_backend", "tuning", "utils",
+    "gradcheck", "graph", "initializers", "io", "layers", "losses", "metrics", "models",
+    "optimizers", "reports", "saving", "set_backend", "tuning", "utils",
 ]
