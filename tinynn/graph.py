@@ -33,6 +33,8 @@ class Node:
         kind: "input", "weight", "array" or "loss".
         per_sample: whether the first axis is the batch (so one sample is one row).
         per_sample_loss: for the loss node, each sample's loss l_n (L is their mean).
+        layer: the name of the layer that computes (or owns) it; None for X, L, and P when
+            the loss computes it.
     """
 
     name: str
@@ -43,6 +45,7 @@ class Node:
     kind: str = "array"
     per_sample: bool = True
     per_sample_loss: "np.ndarray | None" = None  # the loss node's l_n, one per sample
+    layer: "str | None" = None  # the name of the layer that computes it
 
 
 def _forward_nodes(model, X, training):
@@ -75,6 +78,8 @@ def _forward_nodes(model, X, training):
             nodes = [Node(f"D{k}", f"D{k} = dropout({prev}) ({mode})", Y, None, [prev])]
         else:
             nodes = [Node(layer.name, f"{layer.name}({prev})", Y, None, [prev])]
+        for node in nodes:
+            node.layer = layer.name
         steps.append((layer, nodes, X))
         prev, X = nodes[-1].name, Y
     return steps, X

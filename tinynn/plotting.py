@@ -301,3 +301,62 @@ def plot_computation_graph(model, x, y, sample: int = 0, path=None, *,
                  f"N = {N}.\nL is the batch mean, so a sample's gradients carry the 1/N; the "
                  "weights' gradients are sums over the batch.", fontsize=10)
     return _save(fig, path)
+
+
+def plot_layer_monitor(monitor, path=None) -> Figure:
+    """What `tinynn.diagnostics.LayerMonitor` recorded: per layer (one row each) the histograms of
+    its activations and of their gradients at every record (epoch 0 = before training, dark to
+    light), then the fraction of dead ReLUs and the update-to-weight ratio per epoch.
+
+    Args:
+        monitor: a `LayerMonitor` after `fit`.
+        path: where to write the PNG. Defaults to None (not written).
+
+    Returns:
+        The new figure.
+    """
+    from matplotlib import colormaps
+
+    names = list(monitor.activations)
+    fig = Figure(figsize=(12, 2.5 * (len(names) + 1)))
+    axes = fig.subplots(len(names) + 1, 2, squeeze=False)
+    colors = colormaps["viridis"](np.linspace(0, 0.9, len(monitor.epochs)))
+    for row, name in enumerate(names):
+        gradient = "dL/d(logits)" if monitor.gradient_of.get(name) == "logits" else "dL/d(output)"
+        for ax, records, what in ((axes[row, 0], monitor.activations[name], "activations"),
+                                  (axes[row, 1], monitor.gradients[name], gradient)):
+            values = np.concatenate(records)  # common bins: the central 99.8% of all records
+            low, high = np.percentile(values, [0.1, 99.9])
+            bins = np.linspace(low, high if high > low else low + 1, 50)
+            for epoch, sample, color in zip(monitor.epochs, records, colors, strict=True):
+                counts, _ = np.histogram(sample, bins=bins)
+                ax.stairs(counts / len(sample), bins, color=color, label=f"epoch {epoch}")
+            title = f"{name}: {what}"
+            if what == "activations" and name in monitor.dead:
+                title += f" ({monitor.dead[name][-1]:.0%} of units dead at the end)"
+            ax.set(title=title, yscale="log", ylabel="fraction")
+            ax.title.set_fontsize(9)
+            ax.tick_params(labelsize=8)
+            ax.grid(alpha=0.3)
+        if row == 0:
+            axes[row, 1].legend(fontsize=7, ncol=2)
+    dead_ax, ratio_ax = axes[-1]
+    for name, fractions in monitor.dead.items():
+        dead_ax.plot(monitor.epochs, np.array(fractions) * 100, marker="o", ms=3, label=name)
+    top = max([1.0, *(100 * max(f) * 1.15 for f in monitor.dead.values())])
+    dead_ax.set(title="dead ReLUs (0 for every probe sample)", xlabel="epoch",
+                ylabel="% of units", ylim=(0, top))
+    for name, ratios in monitor.update_ratio.items():
+        ratio_ax.plot(monitor.epochs[1:1 + len(ratios)], ratios, marker="o", ms=3, label=name)
+    ratio_ax.axhline(1e-3, color="gray", ls="--", lw=0.8, label="1e-3 (rule of thumb)")
+    ratio_ax.set(title="update-to-weight ratio |dW step| / |W|", xlabel="epoch", yscale="log")
+    for ax in (dead_ax, ratio_ax):
+        ax.title.set_fontsize(9)
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    rows = len(names) + 1
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.25 / rows, top=1 - 0.18 / rows,
+                        hspace=0.45, wspace=0.2)  # fixed: tight_layout costs seconds here
+    return _save(fig, path)
