@@ -58,3 +58,27 @@ def test_readme_own_layer_example_trains_saves_and_passes_gradcheck(tmp_path):
     model.save(tmp_path / "m.npz")
     loaded = tinynn.models.load_model(tmp_path / "m.npz")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_every_link_and_image_in_the_docs_exists():
+    """README, docs/ and exercises/README.md: each relative link or image is a file in the repo."""
+    import re
+
+    pages = [ROOT / "README.md", ROOT / "exercises" / "README.md", *(ROOT / "docs").glob("*.md")]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), (page.name, target)
+
+
+def test_the_teaching_path_in_the_readme_points_at_what_exists():
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Learning backprop with tinynn"):text.index("## Tuning")]
+    for path in ("examples/backprop.py", "exercises/dense.py", "examples/broken_backprop.py"):
+        assert path in section and (ROOT / path).exists(), path
+    assert "pytest exercises/ -k dense" in section
+    for name in ("relu", "tanh", "softmax", "dropout", "adam"):
+        assert f"`{name}`" in section and list((ROOT / "exercises").glob(f"test_{name}*.py"))
+    assert "sanity_check" in section and "LayerMonitor" in section
+    path = section[section.index("The path"):section.index("`tinynn.gradcheck(model_or_layer")]
+    assert len(path.split()) < 250  # the path reads in under a minute (~250 words)
