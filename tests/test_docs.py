@@ -82,3 +82,30 @@ def test_the_teaching_path_in_the_readme_points_at_what_exists():
     assert "sanity_check" in section and "LayerMonitor" in section
     path = section[section.index("The path"):section.index("`tinynn.gradcheck(model_or_layer")]
     assert len(path.split()) < 250  # the path reads in under a minute (~250 words)
+
+
+def test_the_errors_a_careful_reader_found_stay_fixed():
+    """Issue 13's list: each wrong statement is gone, and its correction is where it belongs."""
+    import tinynn
+
+    doc = (ROOT / "docs" / "backprop.md").read_text()
+    lesson = (ROOT / "examples" / "backprop.py").read_text()
+    # Adam's first step is about lr only for |g| >> epsilon / sqrt(1 - beta_2)
+    assert "whatever the gradient's size" not in doc
+    assert "whatever the size of its gradient" not in lesson
+    assert "epsilon / sqrt(1 - beta_2)" in doc and "0.24" in doc
+    # Keras's epsilon is the paper's epsilon-hat
+    assert "epsilon-hat" in doc and "epsilon-hat" in inspect.getdoc(optimizers.Adam)
+    # dZ = dA * f'(Z), never f'(dA); softmax's backward is a Jacobian product
+    for module in ("ops.py", "kernels.py", "activations.py"):
+        assert "f'(dA)" not in (ROOT / "tinynn" / module).read_text(), module
+    assert "Jacobian" in tinynn.activations.__doc__ and "not `dA * f'(Z)`" in (
+        tinynn.activations.__doc__.replace("\n", " "))
+    # partial derivatives written with ∂, so dV always means dL/dV
+    assert "dZ2_nj / dW2_kj" not in doc and "∂Z2_nj/∂W2_kj" in doc
+    assert "dZ_nj/dW_ij" not in inspect.getdoc(layers.Dense)
+    # rows of dZ2 sum to 0 because a constant added to a row of logits leaves P unchanged
+    assert "raising the right" not in doc and "adding the same constant" in doc
+    assert "Adding a constant to a " in lesson
+    # the lesson says which backend it compares the hand computation with
+    assert "keras.get_backend()" in lesson
