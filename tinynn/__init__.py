@@ -10,6 +10,7 @@ from tinynn import (
     callbacks,
     config,
     datasets,
+    diagnostics,
     graph,
     initializers,
     io,
@@ -30,7 +31,7 @@ from tinynn.models import Sequential
 
 __version__ = "0.1.0"
 __all__ = [
-    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "get_backend",
-    "gradcheck", "graph", "initializers", "io", "layers", "losses", "metrics", "models",
-    "optimizers", "reports", "saving", "set_backend", "tuning", "utils",
+    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "diagnostics",
+    "get_backend", "gradcheck", "graph", "initializers", "io", "layers", "losses", "metrics",
+    "models", "optimizers", "reports", "saving", "set_backend", "tuning", "utils",
 ]
