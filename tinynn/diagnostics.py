@@ -31,7 +31,7 @@ import numpy as np
 
 from tinynn import graph, utils
 from tinynn.callbacks import Callback
-from tinynn.layers import Dropout
+from tinynn.layers import Dropout, Flatten
 
 
 class LayerMonitor(Callback):
@@ -39,8 +39,8 @@ class LayerMonitor(Callback):
     fraction of dead ReLUs, and the update-to-weight ratio. Keras's Callback protocol.
 
     Records are taken before the first epoch (epoch 0) and after each epoch, on a fixed probe
-    batch run in inference mode. Layers with an activation (Dense, Activation, ReLU, Softmax)
-    are monitored, under their names.
+    batch run in inference mode. Every layer but Flatten and Dropout is monitored, under its
+    name.
 
     Args:
         x: the probe inputs, e.g. 512 training samples.
@@ -103,7 +103,9 @@ class LayerMonitor(Callback):
     # ----- the probe ----------------------------------------------------------------------------
 
     def _monitored(self):
-        return [layer for layer in self.model.layers if hasattr(layer, "activation")]
+        """Every layer but those that only reshape or mask (Flatten, Dropout)."""
+        return [layer for layer in self.model.layers
+                if not isinstance(layer, (Flatten, Dropout))]
 
     def _record(self, epoch: int) -> None:
         """One forward and backward pass of the probe; keep a sample of each layer's outputs and
@@ -123,7 +125,7 @@ class LayerMonitor(Callback):
                 A.size, size=min(self.samples, A.size), replace=False))
             self.activations.setdefault(layer.name, []).append(A[pick].astype(np.float64))
             self.gradients.setdefault(layer.name, []).append(G[pick].astype(np.float64))
-            if layer.activation == "relu":
+            if _is_relu(layer):
                 units = np.asarray(out.value).reshape(len(self.x), -1)
                 self.dead.setdefault(layer.name, []).append(float((units <= 0).all(axis=0).mean()))
         self.epochs.append(epoch)
@@ -134,6 +136,11 @@ class LayerMonitor(Callback):
         from tinynn.plotting import plot_layer_monitor
 
         return plot_layer_monitor(self, path)
+
+
+def _is_relu(layer) -> bool:
+    """A Dense or Activation layer with activation "relu", or a ReLU layer."""
+    return getattr(layer, "activation", None) == "relu" or type(layer).__name__ == "ReLU"
 
 
 # ----- sanity checks before training ---------------------------------------------------------

@@ -68,9 +68,12 @@ def _forward_nodes(model, X, training):
             if layer.activation != "linear":
                 nodes.append(Node(f"A{k}", f"A{k} = {layer.activation}(Z{k})", Y, None,
                                   [f"Z{k}"]))
-        elif isinstance(layer, Activation):
+        elif isinstance(layer, Activation) or (not layer.params and prev == f"Z{k}" and not
+                                                isinstance(layer, (Flatten, Dropout))):
+            # an activation layer (Activation, ReLU, ...); after Z_k its output is A_k
             name = f"A{k}" if k and prev == f"Z{k}" else layer.name
-            nodes = [Node(name, f"{name} = {layer.activation}({prev})", Y, None, [prev])]
+            function = getattr(layer, "activation", None) or type(layer).__name__.lower()
+            nodes = [Node(name, f"{name} = {function}({prev})", Y, None, [prev])]
         elif isinstance(layer, Flatten):
             nodes = [Node("X_flat", f"X_flat = {prev} flattened", Y, None, [prev])]
         elif isinstance(layer, Dropout):
