@@ -1,22 +1,31 @@
 """Backprop by hand: one batch through Dense -> ReLU -> Dense -> softmax cross-entropy.
 
     python examples/backprop.py
+    python examples/backprop.py --graph docs/img/backprop_graph.png   # and draw the graph
 
 A lesson that reads top to bottom (the derivation is in docs/backprop.md, in the same notation).
-  1. the forward pass, with tinynn's pure functions, printing each shape and formula;
-  2. the backward pass, one chain-rule step per line;
+  1. the forward pass, with tinynn's pure functions, printing each array and its formula;
+  2. the backward pass, one chain-rule step per line, every gradient printed;
   3. the same batch through tinynn's layers: the gradients must be the ones we computed;
   4. `tinynn.gradcheck`: every gradient against a central difference;
   5. one Adam step written out, compared with `tinynn.optimizers.Adam`;
   6. `fit` on the same model, which goes on from that step.
-Everything is float64 and tiny (4 samples, 5 features, 3 hidden units, 3 classes), so you can
-print any array and follow the numbers.
+Everything is float64 and tiny (4 samples, 5 features, 3 hidden units, 3 classes), so every
+array is printed and you can follow the numbers. With --graph, the same computation is drawn as
+a graph with each array's value and gradient (`tinynn.plotting.plot_computation_graph`).
 """
+
+import argparse
 
 import numpy as np
 
 import tinynn as keras
 from tinynn import activations, layers, losses, ops, optimizers
+from tinynn.plotting import plot_computation_graph
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--graph", help="also draw the computation graph to this PNG")
+args = parser.parse_args()
 
 keras.config.set_floatx("float64")  # gradient checks want float64; training is usually float32
 keras.utils.set_random_seed(0)
@@ -29,7 +38,15 @@ y = np.array([0, 2, 1, 2])  # their integer labels
 
 
 def show(name: str, array: np.ndarray, formula: str) -> None:
+    """The array's name, shape and formula, then its numbers."""
     print(f"  {name:<4} {str(array.shape):<7}  {formula}")
+    print("       " + str(array).replace("\n", "\n       "))
+
+
+print(f"Backend: {keras.get_backend()}. The hand computation below uses tinynn.ops, the NumPy "
+      "reference;\nthe layers in part 3 run on this backend"
+      + (" (numba's fused kernels)." if keras.get_backend() == "numba" else "."))
+print()
 
 
 # The layers own the parameters (Keras's glorot_uniform kernels; we give the biases small random
@@ -57,7 +74,7 @@ per_sample = losses.softmax_cross_entropy(Z2, y)
 show("l", per_sample, "l_i = logsumexp(Z2_i) - Z2_i[y_i] = -log P_i[y_i]")
 L = per_sample.mean()
 print(f"  L    ()       L = mean(l) = {L:.6f}")
-print(f"  P =\n{P}\n  y = {y}: L is small when P[i, y[i]] is close to 1.")
+print(f"  y = {y}: L is small when P[i, y[i]] is close to 1.")
 
 print("\n2. Backward pass: dV means dL/dV, always the same shape as V")
 dZ2 = losses.softmax_cross_entropy_backward(Z2, y)
@@ -72,9 +89,12 @@ dX, dW1, db1 = ops.dense_backward(dZ1, X, W1)
 show("dW1", dW1, "dW1 = X.T @ dZ1")
 show("db1", db1, "db1 = sum of dZ1 over the batch")
 show("dX", dX, "dX = dZ1 @ W1.T              (not needed to learn, but it is how layers chain)")
-print(f"  dZ2 =\n{dZ2}\n  every row of dZ2 sums to 0: {np.allclose(dZ2.sum(axis=1), 0)}")
+print(f"  every row of dZ2 sums to 0: {np.allclose(dZ2.sum(axis=1), 0)}. Adding a constant to a "
+      "row of logits leaves P,\n  and so L, unchanged: the derivative of L in that direction, "
+      "the row's sum, is 0.")
 
-print("\n3. The same batch through the layers (forward, then backward in reverse order)")
+print(f"\n3. The same batch through the layers (forward, then backward in reverse order), on "
+      f"the {keras.get_backend()} backend")
 out = dense2.forward(relu.forward(dense1.forward(X, training=True)), training=True)
 d_out = model.loss.gradient(y, out)  # the mean loss's gradient w.r.t. the logits: dZ2 again
 dense1.backward(relu.backward(dense2.backward(d_out)))
@@ -90,6 +110,9 @@ print("\n4. Are the formulas right? Compare each gradient with a central differe
 print("   (L(w + h) - L(w - h)) / 2h, entry by entry, using only forward passes:")
 result = keras.gradcheck(model, X, y)
 print(f"gradcheck: {'PASSED' if result.passed else 'FAILED'}")
+if args.graph:  # the same arrays drawn as a graph, each with its value and gradient
+    plot_computation_graph(model, X, y, sample=0, path=args.graph)
+    print(f"The computation as a graph (sample 0's values and gradients): {args.graph}")
 
 print("\n5. One Adam step (Keras 3's form), step t = 1, learning rate 0.01")
 lr, beta_1, beta_2, eps, t = 0.01, 0.9, 0.999, 1e-7, 1
@@ -108,8 +131,14 @@ def adam_first_step(w, g, alpha):
 
 before = model.get_weights()
 expected = [adam_first_step(w, g, alpha) for w, g in zip(before, grads, strict=True)]
-print("  the first step moves every weight by about lr, whatever the size of its gradient;")
-print(f"  |w_new - w| for dense2.kernel =\n{np.abs(expected[2] - W2)}")
+print("  At t = 1, |w_new - w| = lr * |g| / (|g| + epsilon / sqrt(1 - beta_2)): about lr when |g|")
+print(f"  is much larger than epsilon / sqrt(1 - beta_2) = {eps / np.sqrt(1 - beta_2):.2g}. "
+      f"|w_new - w| for dense2.kernel =\n{np.abs(expected[2] - W2)}")
+for g in (1.0, 1e-5, 1e-6, 0.0):  # measured with tinynn's Adam on one weight
+    w = np.zeros(1)
+    optimizers.Adam(learning_rate=lr).apply([np.array([g])], [w])
+    print(f"  a gradient of {g:<6g} moves its weight by {abs(w[0]) / lr:.2f} lr")
+print("  (Keras's epsilon is added to sqrt(v) after the bias correction: the paper's epsilon-hat.)")
 model.optimizer.apply(grads, model.trainable_weights)  # the library's step, in place
 
 

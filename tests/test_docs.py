@@ -58,3 +58,54 @@ def test_readme_own_layer_example_trains_saves_and_passes_gradcheck(tmp_path):
     model.save(tmp_path / "m.npz")
     loaded = tinynn.models.load_model(tmp_path / "m.npz")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_every_link_and_image_in_the_docs_exists():
+    """README, docs/ and exercises/README.md: each relative link or image is a file in the repo."""
+    import re
+
+    pages = [ROOT / "README.md", ROOT / "exercises" / "README.md", *(ROOT / "docs").glob("*.md")]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), (page.name, target)
+
+
+def test_the_teaching_path_in_the_readme_points_at_what_exists():
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Learning backprop with tinynn"):text.index("## Tuning")]
+    for path in ("examples/backprop.py", "exercises/dense.py", "examples/broken_backprop.py"):
+        assert path in section and (ROOT / path).exists(), path
+    assert "pytest exercises/ -k dense" in section
+    for name in ("relu", "tanh", "softmax", "dropout", "adam"):
+        assert f"`{name}`" in section and list((ROOT / "exercises").glob(f"test_{name}*.py"))
+    assert "sanity_check" in section and "LayerMonitor" in section
+    path = section[section.index("The path"):section.index("`tinynn.gradcheck(model_or_layer")]
+    assert len(path.split()) < 250  # the path reads in under a minute (~250 words)
+
+
+def test_the_errors_a_careful_reader_found_stay_fixed():
+    """Issue 13's list: each wrong statement is gone, and its correction is where it belongs."""
+    import tinynn
+
+    doc = (ROOT / "docs" / "backprop.md").read_text()
+    lesson = (ROOT / "examples" / "backprop.py").read_text()
+    # Adam's first step is about lr only for |g| >> epsilon / sqrt(1 - beta_2)
+    assert "whatever the gradient's size" not in doc
+    assert "whatever the size of its gradient" not in lesson
+    assert "epsilon / sqrt(1 - beta_2)" in doc and "0.24" in doc
+    # Keras's epsilon is the paper's epsilon-hat
+    assert "epsilon-hat" in doc and "epsilon-hat" in inspect.getdoc(optimizers.Adam)
+    # dZ = dA * f'(Z), never f'(dA); softmax's backward is a Jacobian product
+    for module in ("ops.py", "kernels.py", "activations.py"):
+        assert "f'(dA)" not in (ROOT / "tinynn" / module).read_text(), module
+    assert "Jacobian" in tinynn.activations.__doc__ and "not `dA * f'(Z)`" in (
+        tinynn.activations.__doc__.replace("\n", " "))
+    # partial derivatives written with ∂, so dV always means dL/dV
+    assert "dZ2_nj / dW2_kj" not in doc and "∂Z2_nj/∂W2_kj" in doc
+    assert "dZ_nj/dW_ij" not in inspect.getdoc(layers.Dense)
+    # rows of dZ2 sum to 0 because a constant added to a row of logits leaves P unchanged
+    assert "raising the right" not in doc and "adding the same constant" in doc
+    assert "Adding a constant to a " in lesson
+    # the lesson says which backend it compares the hand computation with
+    assert "keras.get_backend()" in lesson

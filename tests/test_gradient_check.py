@@ -1,6 +1,8 @@
 """`tinynn.gradcheck`: it passes correct backward passes, catches broken ones (naming the
 parameter), works on models and single layers, and never changes the model it checks."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -138,3 +140,23 @@ def test_entry_sampling_and_errors():
         keras.gradcheck(model, x)
     with pytest.raises(TypeError, match="Sequential or a layer"):
         keras.gradcheck("model", x, y)
+
+
+def test_the_pass_rule_is_the_one_documented_and_printed():
+    """|analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|): symmetric, as the
+    docstring, docs/backprop.md and the table's header say."""
+    from tinynn.gradient_check import GradcheckResult, assert_grad_close, passes
+
+    rtol, atol = 1e-2, 0.0
+    # 1.0 vs 0.99: passes only when the larger of the two scales the tolerance
+    assert passes(np.array([1.0]), np.array([0.995]), rtol, atol).all()
+    assert passes(np.array([0.995]), np.array([1.0]), rtol, atol).all()  # symmetric
+    assert not passes(np.array([1.0]), np.array([0.98]), rtol, atol).any()
+    assert_grad_close(np.array([1.0]), np.array([0.995]), "w", rtol, atol)
+    with pytest.raises(AssertionError, match="w wrong"):
+        assert_grad_close(np.array([1.0]), np.array([0.98]), "w", rtol, atol)
+    header = str(GradcheckResult([], 1e-6, 1e-5, 1e-7)).splitlines()[0]
+    assert "<= 1e-07 + 1e-05 * max(|analytic|, |numeric|)" in header
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "backprop.md").read_text()
+    assert "atol + rtol * max(|analytic|, |numeric|)" in doc
+    assert "rtol * max(|analytic|," in keras.gradcheck.__doc__

@@ -143,6 +143,39 @@ def test_from_logits_loss_and_linear_output():
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
+class MeanSquaredProbability(tinynn.losses.Loss):
+    """A loss of one's own (no from_logits attribute): mean over classes of (P - onehot)**2."""
+
+    def call(self, y_true, y_pred):
+        onehot = np.eye(y_pred.shape[1])[np.asarray(y_true).reshape(-1)]
+        return ((y_pred - onehot) ** 2).mean(axis=1)
+
+    def gradient(self, y_true, y_pred):
+        onehot = np.eye(y_pred.shape[1])[np.asarray(y_true).reshape(-1)]
+        return 2 * (y_pred - onehot) / y_pred.size
+
+
+class NoisyCrossEntropy(tinynn.losses.SparseCategoricalCrossentropy):
+    """A subclass redefining the gradient: the fused logits path must not bypass it."""
+
+    def gradient(self, y_true, y_pred):
+        return 2 * super().gradient(y_true, y_pred)
+
+
+@pytest.mark.parametrize("loss,correct", [(MeanSquaredProbability(), True),
+                                          (NoisyCrossEntropy(), False)],
+                         ids=["own_loss", "subclass"])
+def test_a_loss_of_ones_own_after_softmax_is_called_as_written(loss, correct):
+    """Only tinynn's own cross-entropy is replaced by the fused loss-from-logits path: a loss of
+    one's own is called, and its gradient used (gradcheck sees the subclass's doubled one)."""
+    model, x, y = small()
+    model.compile(loss=loss)
+    assert not model._uses_logits()
+    Y = model._forward(x[:8], training=True)
+    np.testing.assert_allclose(model._backward(Y, y[:8]), loss.call(y[:8], Y))
+    assert tinynn.gradcheck(model, x[:6], y[:6], verbose=False).passed is correct
+
+
 def test_separate_softmax_layer_trains_like_dense_softmax():
     _, x, y = small()
     results = []

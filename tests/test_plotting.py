@@ -25,6 +25,29 @@ def _trials():
     return results
 
 
+def _lesson_model():
+    """examples/backprop.py's network: Dense -> ReLU -> Dense -> softmax cross-entropy."""
+    import tinynn
+
+    tinynn.utils.set_random_seed(0)
+    model = tinynn.Sequential([tinynn.Input((5,)), tinynn.layers.Dense(3), tinynn.layers.ReLU(),
+                               tinynn.layers.Dense(3)])
+    model.compile(loss=tinynn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    return model, rng.normal(size=(4, 5)), np.array([0, 2, 1, 2])
+
+
+def _monitor():
+    """A LayerMonitor after two epochs of a tiny model."""
+    from tinynn.diagnostics import LayerMonitor
+
+    model, x, y = _lesson_model()
+    x = np.repeat(x, 4, axis=0)
+    monitor = LayerMonitor(x, np.tile(y, 4))
+    model.fit(x, np.tile(y, 4), epochs=2, batch_size=8, callbacks=[monitor], verbose=0)
+    return monitor
+
+
 HISTORY = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8],
            "val_accuracy": [0.4, 0.7]}
 PLOTS = {
@@ -34,6 +57,8 @@ PLOTS = {
     "confusion_matrix": lambda p: plotting.plot_confusion_matrix(Y_TRUE, Y_PRED, NAMES, p),
     "class_report": lambda p: plotting.plot_class_report(Y_TRUE, Y_PRED, NAMES, p),
     "trials": lambda p: plotting.plot_trials(_trials(), p),
+    "computation_graph": lambda p: plotting.plot_computation_graph(*_lesson_model(), path=p),
+    "layer_monitor": lambda p: plotting.plot_layer_monitor(_monitor(), p),
 }
 
 

@@ -11,6 +11,8 @@ from tinynn import (
     callbacks,
     config,
     datasets,
+    diagnostics,
+    graph,
     initializers,
     io,
     layers,
@@ -40,7 +42,8 @@ del _module, _name
 
 __version__ = "0.1.0"
 __all__ = [
-    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "get_backend",
-    "gradcheck", "initializers", "io", "layers", "losses", "metrics", "models", "normalization",
-    "optimizers", "regularizers", "reports", "saving", "set_backend", "tuning", "utils",
+    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "diagnostics",
+    "get_backend", "gradcheck", "graph", "initializers", "io", "layers", "losses", "metrics",
+    "models", "normalization", "optimizers", "regularizers", "reports", "saving", "set_backend",
+    "tuning", "utils",
 ]

@@ -1,4 +1,9 @@
-"""Activation functions, each a forward `A = f(Z)` and a backward `dZ = dA * f'(Z)`.
+"""Activation functions, each a forward `A = f(Z)` and a backward from `dA` (= dL/dA) to `dZ`.
+
+The elementwise ones (linear, relu, tanh, sigmoid) act on each entry alone, so their Jacobian is
+diagonal and the backward is `dZ = dA * f'(Z)`, entry by entry. Softmax is not elementwise: each
+output of a row depends on the whole row, and its backward is the Jacobian-vector product
+`dZ = A * (dA - rowsum(dA * A))` (see `softmax_backward`), not `dA * f'(Z)`.
 
 Every backward receives the upstream gradient `dA` together with the forward's input `Z` and output
 `A`, and uses whichever makes the derivative cheapest (tanh' = 1 - A**2 needs only A). Keyword

@@ -353,8 +353,9 @@ class Dense(Layer):
 
     Backward: dZ = dY * activation'(Z) (for softmax, the Jacobian product of
     `activations.softmax_backward`), then dW = X.T @ dZ, db = sum_rows(dZ), dX = dZ @ W.T.
-    Each is the chain rule for Z_nj = sum_i X_ni W_ij + b_j: dZ_nj/dW_ij = X_ni, dZ_nj/db_j = 1,
-    dZ_nj/dX_ni = W_ij, summed over the batch rows n (for dW, db) or the units j (for dX).
+    Each is the chain rule for Z_nj = sum_i X_ni W_ij + b_j, whose partial derivatives are
+    ∂Z_nj/∂W_ij = X_ni, ∂Z_nj/∂b_j = 1, ∂Z_nj/∂X_ni = W_ij, summed over the batch rows n (for
+    dW, db) or the units j (for dX). (dV alone always means ∂L/∂V, shaped like V.)
 
     On input with more axes, (N, T, n_in), the layer acts on the last axis, as in Keras: the
     same W and b at every position, so X is read as N * T rows of n_in features, Y is reshaped

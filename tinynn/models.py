@@ -241,9 +241,16 @@ class Sequential(Layer):
                 f"sets, e.g. model.compile(loss='sparse_categorical_crossentropy').")
 
     def _uses_logits(self) -> bool:
-        """Keras computes a probability loss from the logits when the model ends in a softmax."""
-        last = self.layers[-1]
-        return (not self.loss.from_logits and getattr(last, "activation", None) == "softmax"
+        """Keras computes a probability loss from the logits when the model ends in a softmax.
+
+        Only for tinynn's own cross-entropy: a loss of your own (or a subclass that redefines
+        `call` or `gradient`) is always called as written."""
+        last, kind = self.layers[-1], type(self.loss)
+        scce = losses.SparseCategoricalCrossentropy
+        own = (issubclass(kind, scce) and kind.call is scce.call
+               and kind.gradient is scce.gradient)
+        return (own and not self.loss.from_logits
+                and getattr(last, "activation", None) == "softmax"
                 and hasattr(last, "backward_from_logits"))
 
     # ----- one batch ---------------------------------------------------------------------------

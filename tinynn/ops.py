@@ -37,7 +37,8 @@ def dense_activation_forward(X, W, b, activation: str):
 
 def dense_activation_backward(dA, X, W, Z, A, activation: str, out_dW, out_db,
                               need_dX: bool = True):
-    """dZ = f'(Z) * dA, then dW = X.T @ dZ, db = sum_rows(dZ), dX = dZ @ W.T.
+    """dZ = dA * f'(Z) (for softmax, its Jacobian applied to dA: `activations.softmax_backward`),
+    then dW = X.T @ dZ, db = sum_rows(dZ), dX = dZ @ W.T.
 
     Writes dW and db into out_dW and out_db; returns dX (None when not needed).
     """

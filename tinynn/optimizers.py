@@ -153,13 +153,22 @@ class Adam(Optimizer):
         v += (g**2 - v) * (1 - beta_2)
         w -= m * alpha / (sqrt(v) + epsilon)
 
+    This is the paper's "efficient version" (Kingma & Ba, end of section 2): the paper's main
+    algorithm divides m_hat = m / (1 - beta_1**t) by sqrt(v_hat) + epsilon with
+    v_hat = v / (1 - beta_2**t); folding both corrections into alpha moves epsilon outside the
+    correction, so Keras's `epsilon` is the paper's epsilon-hat, equal to
+    epsilon * sqrt(1 - beta_2**t) of the main algorithm. It matters only for gradients near
+    epsilon in size. At the first step |w_new - w| = lr * |g| / (|g| + epsilon / sqrt(1 - beta_2))
+    (epsilon / sqrt(1 - beta_2) = 3.2e-6 with the defaults): about lr for |g| >> 3e-6, 0.24 lr at
+    |g| = 1e-6 and 0 at g = 0.
+
     Like Keras, the powers beta**t use beta rounded to float32, even for float64 weights.
 
     Args:
         learning_rate: Defaults to 0.001.
         beta_1: decay of the first moment. Defaults to 0.9.
         beta_2: decay of the second moment. Defaults to 0.999.
-        epsilon: added to sqrt(v). Defaults to 1e-7.
+        epsilon: added to sqrt(v) (the paper's epsilon-hat). Defaults to 1e-7.
     """
 
     slot_names = ("momentums", "velocities")

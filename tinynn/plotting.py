@@ -1,5 +1,5 @@
 """Figures for training reports: learning curves, a prediction grid, the confusion matrix,
-per-class scores and a tuning run's trials.
+per-class scores, a tuning run's trials, and a model's computation graph.
 
 Each function returns a `matplotlib.figure.Figure` (a notebook shows it when it ends a cell) and
 writes it to `path` when one is given. They build the Figure directly, without pyplot: they never
@@ -194,4 +194,169 @@ def plot_trials(results, path=None, *, ax=None) -> Figure:
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend()
+    return _save(fig, path)
+
+
+def _row(values, width: int = 8) -> str:
+    """A short vector as fixed-width text; a long one as its first entries and its length."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    shown = " ".join(f"{a:7.3f}" for a in v[:width])
+    return f"[{shown}{' ...' if v.size > width else ''}]" + (f" ({v.size})" if v.size > width
+                                                             else "")
+
+
+def _weight_lines(node) -> list[str]:
+    """A small weight and its gradient side by side, row by row; a large one summarised."""
+    W, G = np.atleast_2d(node.value), np.atleast_2d(node.grad)
+    if W.size > 40 or W.shape[1] > 6:
+        return [f"{node.name}: mean |w| {np.abs(W).mean():.3g}, max |w| {np.abs(W).max():.3g}",
+                f"d{node.name}: mean |g| {np.abs(G).mean():.3g}, max |g| {np.abs(G).max():.3g}"]
+    width = len(_row(W[0]))
+    lines = [f"{node.name:<{width}}   d{node.name}"]
+    lines += [f"{_row(w)}   {_row(g)}" for w, g in zip(W, G, strict=True)]
+    return lines
+
+
+def plot_computation_graph(model, x, y, sample: int = 0, path=None, *,
+                           training: bool = False) -> Figure:
+    """The model's computation as a graph: every array with its value and its gradient, for one
+    sample of the batch (see `tinynn.graph.trace`; weights are shown whole, their gradients
+    summed over the batch as the optimizer receives them).
+
+    Forward arrows are black, backward (gradient) arrows red. The gradients are of the batch's
+    loss L (the mean over its N samples, as in `fit`), so a sample's rows include the 1/N.
+
+    Args:
+        model: a compiled `Sequential`.
+        x, y: a batch of inputs and their integer labels.
+        sample: which sample of the batch to show. Defaults to 0.
+        path: where to write the PNG. Defaults to None (not written).
+        training: run the training-mode forward. Defaults to False.
+
+    Returns:
+        The new figure.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    from tinynn.graph import trace
+
+    nodes = trace(model, x, y, training=training)
+    n, N = int(sample), len(nodes[0].value)
+    labels = np.asarray(y).reshape(-1)
+    boxes = []  # (node, lines, column, top)
+    data_top, weight_top = 0.0, 0.0
+    for node in nodes:
+        if node.kind == "weight":
+            lines = [node.formula, *_weight_lines(node)]
+            top = weight_top
+            weight_top = top + len(lines) + 1.2
+            boxes.append((node, lines, 1, top))
+            continue
+        if node.kind == "loss":
+            lines = [f"{node.formula} = {float(node.value):.4f}",
+                     f"l[{n}] = {node.per_sample_loss[n]:.4f}  (label y[{n}] = {labels[n]})",
+                     f"dL = {float(node.grad):g}"]
+        else:
+            lines = [node.formula, f"{node.name}[{n}]  {_row(node.value[n])}",
+                     f"d{node.name}[{n}] {_row(node.grad[n])}"]
+        waiting = [t for b, _, c, t in boxes if c == 1 and b.name in node.inputs]
+        top = max([data_top, *waiting])
+        data_top = top + len(lines) + 2.2
+        boxes.append((node, lines, 0, top))
+    height = max(data_top, weight_top)
+    fig = Figure(figsize=(14, 0.19 * height + 1.2))
+    ax = fig.add_axes((0.01, 0.01, 0.98, 0.98 - 0.9 / fig.get_figheight()))
+    ax.set(xlim=(0, 1), ylim=(height, -0.5))
+    ax.axis("off")
+    columns = ((0.01, 0.47), (0.53, 0.99))
+    where = {}
+    for node, lines, column, top in boxes:
+        left, right = columns[column]
+        color = {"weight": "#eef3fb", "loss": "#fdf1e4"}.get(node.kind, "#f6f6f6")
+        ax.add_patch(FancyBboxPatch((left, top), right - left, len(lines),
+                                    boxstyle="round,pad=0.004", fc=color, ec="#888888"))
+        for i, text in enumerate(lines):
+            ax.text(left + 0.01, top + i + 0.5, text, va="center", ha="left", fontsize=8.5,
+                    family="monospace", fontweight="bold" if i == 0 else "normal",
+                    color="#b2182b" if text.startswith("d") and i else "black")
+        where[node.name] = (left, right, top, top + len(lines))
+
+    def arrow(a, b, color, **kw):
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=10, color=color,
+                                     lw=1, **kw))
+
+    for node in nodes:
+        left, right, top, _ = where[node.name]
+        for name in node.inputs:
+            s_left, s_right, s_top, s_bottom = where[name]
+            if s_left > left:  # a weight, from the right column
+                arrow((s_left, (s_top + s_bottom) / 2), (right, top + 1), "#7b8fb0")
+            else:  # forward down the middle, the gradient back up beside it
+                mid = (left + right) / 2
+                arrow((mid - 0.03, s_bottom), (mid - 0.03, top), "black")
+                arrow((mid + 0.03, top), (mid + 0.03, s_bottom), "#b2182b")
+                ax.text(mid + 0.04, (s_bottom + top) / 2, f"d{name}", color="#b2182b",
+                        fontsize=8, va="center", family="monospace")
+    fig.suptitle(f"Forward (black) and backward (red: dV = dL/dV) for sample {n} of a batch of "
+                 f"N = {N}.\nL is the batch mean, so a sample's gradients carry the 1/N; the "
+                 "weights' gradients are sums over the batch.", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_layer_monitor(monitor, path=None) -> Figure:
+    """What `tinynn.diagnostics.LayerMonitor` recorded: per layer (one row each) the histograms of
+    its activations and of their gradients at every record (epoch 0 = before training, dark to
+    light), then the fraction of dead ReLUs and the update-to-weight ratio per epoch.
+
+    Args:
+        monitor: a `LayerMonitor` after `fit`.
+        path: where to write the PNG. Defaults to None (not written).
+
+    Returns:
+        The new figure.
+    """
+    from matplotlib import colormaps
+
+    names = list(monitor.activations)
+    fig = Figure(figsize=(12, 2.5 * (len(names) + 1)))
+    axes = fig.subplots(len(names) + 1, 2, squeeze=False)
+    colors = colormaps["viridis"](np.linspace(0, 0.9, len(monitor.epochs)))
+    for row, name in enumerate(names):
+        gradient = "dL/d(logits)" if monitor.gradient_of.get(name) == "logits" else "dL/d(output)"
+        for ax, records, what in ((axes[row, 0], monitor.activations[name], "activations"),
+                                  (axes[row, 1], monitor.gradients[name], gradient)):
+            values = np.concatenate(records)  # common bins: the central 99.8% of all records
+            low, high = np.percentile(values, [0.1, 99.9])
+            bins = np.linspace(low, high if high > low else low + 1, 50)
+            for epoch, sample, color in zip(monitor.epochs, records, colors, strict=True):
+                counts, _ = np.histogram(sample, bins=bins)
+                ax.stairs(counts / len(sample), bins, color=color, label=f"epoch {epoch}")
+            title = f"{name}: {what}"
+            if what == "activations" and name in monitor.dead:
+                title += f" ({monitor.dead[name][-1]:.0%} of units dead at the end)"
+            ax.set(title=title, yscale="log", ylabel="fraction")
+            ax.title.set_fontsize(9)
+            ax.tick_params(labelsize=8)
+            ax.grid(alpha=0.3)
+        if row == 0:
+            axes[row, 1].legend(fontsize=7, ncol=2)
+    dead_ax, ratio_ax = axes[-1]
+    for name, fractions in monitor.dead.items():
+        dead_ax.plot(monitor.epochs, np.array(fractions) * 100, marker="o", ms=3, label=name)
+    top = max([1.0, *(100 * max(f) * 1.15 for f in monitor.dead.values())])
+    dead_ax.set(title="dead ReLUs (0 for every probe sample)", xlabel="epoch",
+                ylabel="% of units", ylim=(0, top))
+    for name, ratios in monitor.update_ratio.items():
+        ratio_ax.plot(monitor.epochs[1:1 + len(ratios)], ratios, marker="o", ms=3, label=name)
+    ratio_ax.axhline(1e-3, color="gray", ls="--", lw=0.8, label="1e-3 (rule of thumb)")
+    ratio_ax.set(title="update-to-weight ratio |dW step| / |W|", xlabel="epoch", yscale="log")
+    for ax in (dead_ax, ratio_ax):
+        ax.title.set_fontsize(9)
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    rows = len(names) + 1
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.25 / rows, top=1 - 0.18 / rows,
+                        hspace=0.45, wspace=0.2)  # fixed: tight_layout costs seconds here
     return _save(fig, path)
