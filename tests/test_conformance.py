@@ -237,7 +237,7 @@ def test_optimizer_config_and_backends(cls):
             results.append(variables)
         finally:
             backend.set_backend("numba")
-    assert opt.iterations == 3 and set(opt.slots()) == set(cls.slot_names)
+    assert opt.iterations == 3 and set(cls.slot_names) <= set(opt.slots())
     for got, want in zip(*results, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     assert not np.array_equal(results[0][0], start[0])

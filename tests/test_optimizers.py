@@ -112,7 +112,8 @@ def test_rmsprop_first_step_is_lr_over_sqrt_one_minus_rho():
     (lambda: optimizers.RMSprop(rho=1.0), "rho"),
     (lambda: optimizers.RMSprop(momentum=1.0), "momentum"),
     (lambda: optimizers.RMSprop(epsilon=0), "epsilon"),
-    (lambda: optimizers.get("adagrad"), "Known optimizers: adam, rmsprop, sgd"),
+    (lambda: optimizers.get("ftrl"), "Known optimizers: adadelta, adagrad, adam, adamax, adamw, "
+                                      "lion, nadam, rmsprop, sgd"),
 ])
 def test_bad_optimizer_arguments(make, match):
     with pytest.raises(ValueError, match=match):

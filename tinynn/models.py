@@ -189,8 +189,8 @@ class Sequential(Layer):
         """Choose the optimizer, the loss and the metrics.
 
         Args:
-            optimizer: a name ("adam", "rmsprop", "sgd") or an optimizer object. Defaults to
-                "rmsprop", as in Keras.
+            optimizer: a name ("adam", "adamw", "sgd", ...: the class name in lower case) or
+                an optimizer object. Defaults to "rmsprop", as in Keras.
             loss: "sparse_categorical_crossentropy" or a loss object.
             metrics: list of metric names, e.g. ["accuracy"]. Defaults to none.
         """
@@ -401,6 +401,8 @@ class Sequential(Layer):
                   f"whole step; model.history has the {len(self.history.epoch)} completed "
                   "epoch(s).", file=sys.stderr)
             raise
+        if epochs > 0:  # as Keras: e.g. with use_ema, the weights become their moving average
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.call("on_train_end", logs)
         return self.history
 
