@@ -158,3 +158,22 @@ def test_fit_with_ema_schedule_and_adamw_ends_where_keras_ends(keras, floatx64, 
            f"max |weight diff| {diff:.2e}")
     for a, b in zip(t_model.get_weights(), k_model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_to_keras_carries_the_schedule_and_the_common_arguments(keras):
+    """Interop builds the Keras optimizer from the tinynn config: the nested schedule
+    (Keras's {"module", "class_name", "config"} form) and every common argument arrive."""
+    model = tinynn.Sequential([tinynn.Input((4,)), tinynn.layers.Dense(3, activation="softmax")])
+    schedule = tinynn.optimizers.schedules.CosineDecay(0.01, 100, warmup_target=0.1,
+                                                       warmup_steps=10)
+    ours = tinynn.optimizers.AdamW(learning_rate=schedule, weight_decay=0.01, clipnorm=1.0,
+                                   use_ema=True, ema_overwrite_frequency=4,
+                                   gradient_accumulation_steps=2, amsgrad=True)
+    model.compile(optimizer=ours, loss="sparse_categorical_crossentropy")
+    theirs = model.to_keras().optimizer
+    assert type(theirs._learning_rate).__name__ == "CosineDecay"
+    assert theirs._learning_rate.get_config() == schedule.get_config()
+    config = theirs.get_config()
+    for key, value in ours.get_config().items():
+        if key != "learning_rate":
+            assert config[key] == value, key

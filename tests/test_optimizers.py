@@ -1,4 +1,6 @@
-"""Adam, RMSprop and SGD against their formulas written out by hand, step by step."""
+"""Every optimizer against its formula written out by hand, step by step; Keras's common
+arguments (weight decay, clipping, EMA, gradient accumulation), the learning-rate property and
+the saved state."""
 
 import numpy as np
 import pytest

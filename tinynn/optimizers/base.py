@@ -4,7 +4,7 @@
 Per-variable state (Adam's moments, RMSprop's mean squares, ...) is created on the first call
 and kept by position in the list, so the model passes its weights in the same order every step
 (Keras's weight order). One call updates all of them: the backend receives the whole lists (the
-numba backend updates every weight in one compiled call for Adam, RMSprop and SGD).
+numba backend updates every weight in one compiled call).
 """
 
 import numbers
