@@ -173,6 +173,21 @@ def test_a_kernel_the_module_lacks_is_the_reference_one():
         kernels.no_such_operation  # noqa: B018 (a missing name is still an error)
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="the typed-list cache is numba's")
+def test_new_gradient_arrays_every_step_neither_evict_nor_pile_up():
+    """Clipping makes new gradient arrays every step: the kernels' cache keeps the weights' and
+    moments' typed lists, and at most a few gradient lists (not 32 copies of the gradients)."""
+    backend.set_backend("numba")
+    rng = np.random.default_rng(0)
+    W = [rng.normal(size=s).astype(np.float32) for s in ((20, 10), (10,))]
+    opt = tinynn.optimizers.Adam(clipnorm=0.1)
+    for _ in range(50):
+        opt.apply([rng.normal(size=w.shape).astype(np.float32) for w in W], W)
+    assert tuple(map(id, W)) in kernels._TYPED
+    assert tuple(map(id, opt.momentums)) in kernels._TYPED
+    assert len(kernels._TYPED_GRADS) <= kernels._TYPED_GRADS_MAX
+
+
 def test_kernels_refuse_non_contiguous_state():
     w = np.zeros((4, 4), np.float32)[:, ::2]
     with pytest.raises(ValueError, match="C-contiguous"):

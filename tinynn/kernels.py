@@ -334,30 +334,37 @@ def _c(a):
 # a step's optimizer update ~170 us. Keyed by the arrays' identities; the cache holds the arrays,
 # so a key can never be reused by other arrays while its entry lives. Bounded: a model's four
 # lists (weights, gradients, two moments) fit many times over.
+# Gradients have a cache of their own, a small one: they are the layers' gradient buffers (the
+# same arrays every step), or, after clipping or gradient accumulation, new arrays every step,
+# which must neither push the weights' lists out nor be kept alive by dozens.
 _TYPED: dict[tuple, object] = {}
 _TYPED_MAX = 32
+_TYPED_GRADS: dict[tuple, object] = {}
+_TYPED_GRADS_MAX = 4
 
 
-def _typed_flat(arrays: list):
+def _typed_flat(arrays: list, cache: dict = _TYPED, limit: int = _TYPED_MAX):
     """`arrays` as a numba typed list of 1-D views, or None when they cannot be viewed flat in
     place (mixed dtypes, a non-contiguous array): the caller then takes the reference path."""
     key = tuple(map(id, arrays))
-    hit = _TYPED.get(key)
+    hit = cache.get(key)
     if hit is not None:
         return hit[1]
     if not arrays or len({a.dtype for a in arrays}) != 1 \
             or not all(a.flags.c_contiguous for a in arrays):
         return None
     flat = typed.List([a.reshape(-1) for a in arrays])
-    if len(_TYPED) >= _TYPED_MAX:
-        _TYPED.pop(next(iter(_TYPED)))
-    _TYPED[key] = (list(arrays), flat)
+    if len(cache) >= limit:
+        cache.pop(next(iter(cache)))
+    cache[key] = (list(arrays), flat)
     return flat
 
 
-def _typed_all(*lists):
-    """Typed lists for every argument list, or None if any cannot be made."""
-    out = [_typed_flat(lst) for lst in lists]
+def _typed_all(W, G, *state):
+    """Typed lists for the weights, the gradients (made contiguous) and every state list, or
+    None if any cannot be made."""
+    out = [_typed_flat(W), _typed_flat([_c(g) for g in G], _TYPED_GRADS, _TYPED_GRADS_MAX),
+           *(_typed_flat(lst) for lst in state)]
     return None if any(t is None for t in out) else out
 
 
@@ -417,7 +424,7 @@ def adam_update(W, G, M, V, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) 
     Over the seed MLP's 567k parameters one call takes ~0.17 ms (memory-bound: it streams four
     2.3 MB arrays and writes three).
     """
-    lists = _typed_all(W, [_c(g) for g in G], M, V)
+    lists = _typed_all(W, G, M, V)
     if lists is None:
         raise ValueError("adam_update needs C-contiguous weights and moments of one dtype "
                          "(they are updated in place).")
@@ -429,7 +436,7 @@ def adam_update(W, G, M, V, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) 
 def rmsprop_update(W, G, velocities, average_grads, momentum_buffers, learning_rate, rho,
                    one_minus_rho, epsilon, momentum, centered: bool) -> None:
     """RMSprop (optionally centered, with momentum), all weights in one call."""
-    lists = _typed_all(W, [_c(g) for g in G], velocities, average_grads, momentum_buffers)
+    lists = _typed_all(W, G, velocities, average_grads, momentum_buffers)
     if lists is None:
         raise ValueError("rmsprop_update needs C-contiguous weights, gradients and state of one "
                          "dtype (they are updated in place).")
@@ -438,7 +445,7 @@ def rmsprop_update(W, G, velocities, average_grads, momentum_buffers, learning_r
 
 def sgd_update(W, G, velocities, learning_rate, momentum, nesterov: bool) -> None:
     """SGD (with momentum), all weights in one call."""
-    lists = _typed_all(W, [_c(g) for g in G], velocities)
+    lists = _typed_all(W, G, velocities)
     if lists is None:
         raise ValueError("sgd_update needs C-contiguous weights, gradients and velocities of one "
                          "dtype (they are updated in place).")
@@ -446,9 +453,8 @@ def sgd_update(W, G, velocities, learning_rate, momentum, nesterov: bool) -> Non
 
 
 def _lists(name: str, *lists):
-    """Typed lists of flat views for a kernel (gradients made contiguous first)."""
-    W, G, *state = lists
-    out = _typed_all(W, [_c(g) for g in G], *state)
+    """Typed lists of flat views for a kernel: (weights, gradients, *state)."""
+    out = _typed_all(*lists)
     if out is None:
         raise ValueError(f"{name} needs C-contiguous weights and state of one dtype (they are "
                          "updated in place).")
