@@ -335,6 +335,10 @@ class Sequential(Layer):
         Returns:
             The `History` callback; `history.history` maps log names to per-epoch lists.
 
+        After the last epoch (when epochs > 0) the optimizer's `finalize_variable_values` runs,
+        before the callbacks' `on_train_end`, as in Keras: with `use_ema=True` the weights
+        become their moving average.
+
         A NaN or infinite batch loss stops training before that batch's update (a
         RuntimeWarning names the epoch and batch). Ctrl-C waits for the current step to finish;
         then `on_train_end` runs and the KeyboardInterrupt is re-raised, `model.history` holding
