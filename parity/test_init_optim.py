@@ -1,4 +1,4 @@
-"""Initialisers (glorot_uniform, zero bias) and optimizers (Adam, RMSprop, SGD) against Keras's own.
+"""Initialisers (glorot_uniform, zero bias) and every optimizer against Keras's own.
 
 Initialisers draw from different random streams, so they are compared statistically: bounds
 exactly, mean and variance within 5 standard errors of the formula, and a two-sample
@@ -68,6 +68,27 @@ OPTIMIZERS = {
         (dict(learning_rate=0.05, momentum=0.9, nesterov=True), "SGD"),
     "SGD(lr=0.2, momentum=0.5, nesterov=True)":
         (dict(learning_rate=0.2, momentum=0.5, nesterov=True), "SGD"),
+    "Adam(amsgrad=True)": (dict(amsgrad=True), "Adam"),
+    "Adam(lr=0.01, beta_2=0.95, amsgrad=True)":
+        (dict(learning_rate=0.01, beta_2=0.95, amsgrad=True), "Adam"),
+    "AdamW()": ({}, "AdamW"),
+    "AdamW(lr=0.01, weight_decay=0.1, beta_1=0.8)":
+        (dict(learning_rate=0.01, weight_decay=0.1, beta_1=0.8), "AdamW"),
+    "Nadam()": ({}, "Nadam"),
+    "Nadam(lr=0.01, beta_1=0.8, beta_2=0.95, epsilon=1e-4)":
+        (dict(learning_rate=0.01, beta_1=0.8, beta_2=0.95, epsilon=1e-4), "Nadam"),
+    "Adamax()": ({}, "Adamax"),
+    "Adamax(lr=0.01, beta_1=0.7, beta_2=0.9, epsilon=1e-4)":
+        (dict(learning_rate=0.01, beta_1=0.7, beta_2=0.9, epsilon=1e-4), "Adamax"),
+    "Adagrad()": ({}, "Adagrad"),
+    "Adagrad(lr=0.1, initial_accumulator_value=0.3, epsilon=1e-4)":
+        (dict(learning_rate=0.1, initial_accumulator_value=0.3, epsilon=1e-4), "Adagrad"),
+    "Adadelta()": ({}, "Adadelta"),
+    "Adadelta(lr=1.0, rho=0.9, epsilon=1e-6)":
+        (dict(learning_rate=1.0, rho=0.9, epsilon=1e-6), "Adadelta"),
+    "Lion()": ({}, "Lion"),
+    "Lion(lr=3e-4, beta_1=0.95, beta_2=0.98)":
+        (dict(learning_rate=3e-4, beta_1=0.95, beta_2=0.98), "Lion"),
 }
 
 

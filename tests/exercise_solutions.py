@@ -29,7 +29,7 @@ def adam_step(w, g, m, v, t, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsi
     """tinynn's Adam at step t: its step size alpha_t and its reference update, on copies."""
     w, m, v = np.array(w, copy=True), np.array(m, copy=True), np.array(v, copy=True)
     adam = optimizers.Adam(learning_rate, beta_1, beta_2, epsilon)
-    adam.iterations = t - 1  # step_size is for the step about to be taken, t
+    adam._iterations = t - 1  # step_size is for the step about to be taken, t
     f = w.dtype.type
     ops.adam_update([w], [np.asarray(g, w.dtype)], [m], [v], adam.step_size(w.dtype),
                     f(1 - beta_1), f(1 - beta_2), f(epsilon))

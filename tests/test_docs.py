@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tinynn import layers, losses, optimizers
+from tinynn import layers, losses, optimizers, saving
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [c for _, c in inspect.getmembers(layers, inspect.isclass)
@@ -22,8 +22,13 @@ def test_layer_docstrings_state_forward_and_backward(cls):
 def test_loss_and_optimizer_docstrings_state_their_formulas():
     doc = inspect.getdoc(losses.SparseCategoricalCrossentropy)
     assert "Forward" in doc and "Backward" in doc and "dZ = (softmax(Z) - onehot(y)) / N" in doc
-    for cls in (optimizers.SGD, optimizers.Adam):
-        assert "w -=" in inspect.getdoc(cls) or "w +=" in inspect.getdoc(cls)
+    for cls in saving.builtin_classes(optimizers.Optimizer):  # every optimizer, discovered
+        doc = inspect.getdoc(cls)
+        assert "w -=" in doc or "w +=" in doc, cls.__name__
+        assert "Args:" in doc and "Defaults to" in doc, cls.__name__
+    for cls in saving.builtin_classes(optimizers.schedules.LearningRateSchedule):
+        doc = inspect.getdoc(cls)
+        assert "lr(step) =" in doc and "Args:" in doc, cls.__name__
 
 
 def test_backprop_doc_matches_the_code_it_derives():

@@ -479,9 +479,10 @@ def _layer(spec, i):
     (lambda s: s["config"].update(layers="x"), "no list of layers"),
     (lambda s: s["compile_config"]["optimizer"]["config"].update(learning_rate={
         "class_name": "ExponentialDecay", "config": {}}), "learning-rate schedule"),
-    (lambda s: s["compile_config"]["optimizer"]["config"].update(clipnorm=1.0), "clipnorm"),
-    (lambda s: s["compile_config"]["optimizer"].update(class_name="Lion"),
-     "the optimizer is a Keras Lion, which tinynn does not have"),
+    (lambda s: s["compile_config"]["optimizer"]["config"].update(loss_scale_factor=2.0),
+     "loss_scale_factor"),
+    (lambda s: s["compile_config"]["optimizer"].update(class_name="Ftrl"),
+     "the optimizer is a Keras Ftrl, which tinynn does not have"),
     (lambda s: s["compile_config"].update(loss="huber"), "Unknown loss 'huber'"),
     (lambda s: s["compile_config"].update(metrics=[{"class_name": "AUC"}]), "list of names"),
     (lambda s: s["compile_config"].update(loss_weights=[2.0]), "loss_weights"),

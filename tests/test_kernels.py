@@ -155,6 +155,41 @@ def test_optimizer_updates(sizes, dtype, seed, nesterov):
                                centered)
         assert all(np.isfinite(w).all() for w in W)
         check((W, v, a, b), ref, "wvab", f"rmsprop (momentum {momentum}, centered {centered})")
+    M, V, V_hat = state(), state(positive=True), state(positive=True)
+    ref = copies(W, M, V, V_hat)
+    ops.amsgrad_update(ref[0], G, *ref[1:], f(3e-3), f(0.1), f(0.001), f(1e-7))
+    kernels.amsgrad_update(W, G, M, V, V_hat, f(3e-3), f(0.1), f(0.001), f(1e-7))
+    check((W, M, V, V_hat), ref, ("w", "m", "v", "v_hat"), "amsgrad")
+    M, V = state(), state(positive=True)
+    ref = copies(W, M, V)
+    nadam_scalars = f(2e-3), f(0.1), f(0.001), f(0.85), f(0.86), f(0.3), f(0.3 * 0.86), f(0.02), \
+        f(1e-7)
+    ops.nadam_update(ref[0], G, ref[1], ref[2], *nadam_scalars)
+    kernels.nadam_update(W, G, M, V, *nadam_scalars)
+    check((W, M, V), ref, "wmv", "nadam")
+    M, U = state(), state(positive=True)
+    ref = copies(W, M, U)
+    ops.adamax_update(ref[0], G, ref[1], ref[2], f(2e-3), f(0.1), f(0.999), f(0.27), f(1e-7))
+    kernels.adamax_update(W, G, M, U, f(2e-3), f(0.1), f(0.999), f(0.27), f(1e-7))
+    check((W, M, U), ref, "wmu", "adamax")
+    A = state(positive=True)
+    ref = copies(W, A)
+    ops.adagrad_update(ref[0], G, ref[1], f(0.01), f(1e-7))
+    kernels.adagrad_update(W, G, A, f(0.01), f(1e-7))
+    check((W, A), ref, "wa", "adagrad")
+    A, D = state(positive=True), state(positive=True)
+    ref = copies(W, A, D)
+    ops.adadelta_update(ref[0], G, ref[1], ref[2], f(1.0), f(0.95), f(1 - 0.95), f(1e-7))
+    kernels.adadelta_update(W, G, A, D, f(1.0), f(0.95), f(1 - 0.95), f(1e-7))
+    check((W, A, D), ref, "wad", "adadelta")
+    M = state()
+    M[0][0] = 0  # sign(0) = 0: with g = 0 too, the weight must not move
+    G0 = [g.copy() for g in G]
+    G0[0][0] = 0
+    ref = copies(W, M)
+    ops.lion_update(ref[0], G0, ref[1], f(1e-3), f(0.9), f(0.99))
+    kernels.lion_update(W, G0, M, f(1e-3), f(0.9), f(0.99))
+    check((W, M), ref, "wm", "lion")
 
 
 def test_a_kernel_the_module_lacks_is_the_reference_one():
@@ -163,6 +198,21 @@ def test_a_kernel_the_module_lacks_is_the_reference_one():
     assert kernels.dropout_mask is ops.dropout_mask
     with pytest.raises(AttributeError):
         kernels.no_such_operation  # noqa: B018 (a missing name is still an error)
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="the typed-list cache is numba's")
+def test_new_gradient_arrays_every_step_neither_evict_nor_pile_up():
+    """Clipping makes new gradient arrays every step: the kernels' cache keeps the weights' and
+    moments' typed lists, and at most a few gradient lists (not 32 copies of the gradients)."""
+    backend.set_backend("numba")
+    rng = np.random.default_rng(0)
+    W = [rng.normal(size=s).astype(np.float32) for s in ((20, 10), (10,))]
+    opt = tinynn.optimizers.Adam(clipnorm=0.1)
+    for _ in range(50):
+        opt.apply([rng.normal(size=w.shape).astype(np.float32) for w in W], W)
+    assert tuple(map(id, W)) in kernels._TYPED
+    assert tuple(map(id, opt.momentums)) in kernels._TYPED
+    assert len(kernels._TYPED_GRADS) <= kernels._TYPED_GRADS_MAX
 
 
 def test_kernels_refuse_non_contiguous_state():
@@ -224,7 +274,8 @@ def test_import_does_not_load_numba():
 @pytest.mark.skipif(numba.config.DISABLE_JIT,
                     reason="inspects compiled code; make test runs it in the JIT pass")
 @pytest.mark.parametrize("name", ["_adam", "_rmsprop", "_sgd", "_dropout", "_batchnorm_train",
-                                  "_batchnorm_backward"])
+                                  "_batchnorm_backward", "_amsgrad", "_nadam", "_adamax",
+                                  "_adagrad", "_adadelta", "_lion"])
 def test_float32_kernels_stay_in_float32(name):
     """A bare literal such as `x if c else 0` makes numba compute in float64 (int64 and float32
     unify to float64). In Adam that tripled the time of a step's update (0.5 ms instead of
@@ -241,7 +292,16 @@ def test_float32_kernels_stay_in_float32(name):
             "_batchnorm_train": (a, w[:4], w[:4], f(1e-3), a.copy(), a.copy(), w[:4].copy(),
                                  w[:4].copy(), w[:4].copy()),
             "_batchnorm_backward": (a, a.copy(), w[:4], w[:4], a.copy(), w[:4].copy(),
-                                    w[:4].copy())}[name]
+                                    w[:4].copy()),
+            "_amsgrad": (w, w.copy(), w.copy(), w.copy(), w.copy(), f(1e-3), f(0.1), f(1e-3),
+                         f(1e-7), f(1e-30)),
+            "_nadam": (w, w.copy(), w.copy(), w.copy(), *f([1e-3, 0.1, 1e-3, 0.9, 0.5, 0.2,
+                                                            0.3, 0.01, 1e-7, 1e-30])),
+            "_adamax": (w, w.copy(), w.copy(), w.copy(), *f([1e-3, 0.1, 0.999, 0.1, 1e-7,
+                                                             1e-30])),
+            "_adagrad": (w, w.copy(), w.copy(), f(1e-3), f(1e-7)),
+            "_adadelta": (w, w.copy(), w.copy(), w.copy(), *f([1.0, 0.95, 0.05, 1e-7, 1e-30])),
+            "_lion": (w, w.copy(), w.copy(), *f([1e-3, 0.9, 0.1, 0.99, 0.01, 1e-30]))}[name]
     fresh = numba.njit(error_model="numpy")(getattr(kernels, name).py_func)
     fresh(*args)
     (llvm_ir,) = fresh.inspect_llvm().values()

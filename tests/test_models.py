@@ -248,8 +248,8 @@ def test_fit_before_compile_and_unknown_names():
             model.evaluate(x, y)
     with pytest.raises(tinynn.models.NotCompiledError):
         model.fit(x, y)
-    with pytest.raises(ValueError, match="Known optimizers: adam, rmsprop, sgd"):
-        model.compile(optimizer="adagrad", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="Known optimizers: adadelta, adagrad, adam, .*, sgd"):
+        model.compile(optimizer="adagard", loss="sparse_categorical_crossentropy")
     with pytest.raises(TypeError, match="metrics to be a list"):
         model.compile(loss="sparse_categorical_crossentropy", metrics="accuracy")
     with pytest.raises(ValueError, match="Known losses"):

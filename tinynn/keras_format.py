@@ -34,6 +34,7 @@ import numpy as np
 
 from tinynn import config, io, keras_config
 from tinynn.layers import snake_case
+from tinynn.optimizers.schedules import LearningRateSchedule
 
 KERAS_VERSION = "3.15.1"  # the Keras whose files these are (parity/test_keras_files.py checks)
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -91,7 +92,7 @@ def optimizer_variables(model) -> list[np.ndarray]:
     """What Keras's `optimizer.variables` would hold for this model's optimizer, in its order:
     iterations, learning rate, then the slots (only after the first step)."""
     opt = model.optimizer
-    arrays = [np.asarray(opt.iterations, np.int64), np.asarray(opt.learning_rate, _dtype(model))]
+    arrays = [np.asarray(opt._iterations, np.int64), np.asarray(opt.learning_rate, _dtype(model))]
     if opt.built:
         slots, n = opt.slots(), len(model.trainable_weights)
         arrays += [slots[slot][i] for group in optimizer_layout(opt)
@@ -308,7 +309,9 @@ def _read_optimizer(f, model, path) -> None:
     if not np.isfinite(learning_rate) or learning_rate <= 0 or iterations < 0:
         raise _error(path, f"invalid optimizer state: iterations {iterations}, learning rate "
                            f"{learning_rate}.")
-    opt.iterations, opt.learning_rate = int(iterations), float(learning_rate)
+    opt._iterations = int(iterations)  # Keras's variable counts every apply, as tinynn's
+    if not isinstance(opt._learning_rate, LearningRateSchedule):  # a schedule is in the config
+        opt.learning_rate = float(learning_rate)
     own = opt.slots()
     for (slot, i), value in zip(order, slots, strict=True):
         own[slot][i][...] = value

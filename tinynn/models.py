@@ -212,8 +212,8 @@ class Sequential(Layer):
         """Choose the optimizer, the loss and the metrics.
 
         Args:
-            optimizer: a name ("adam", "rmsprop", "sgd") or an optimizer object. Defaults to
-                "rmsprop", as in Keras.
+            optimizer: a name ("adam", "adamw", "sgd", ...: the class name in lower case) or
+                an optimizer object. Defaults to "rmsprop", as in Keras.
             loss: "sparse_categorical_crossentropy" or a loss object.
             metrics: list of metric names, e.g. ["accuracy"]. Defaults to none.
         """
@@ -407,6 +407,10 @@ class Sequential(Layer):
         Returns:
             The `History` callback; `history.history` maps log names to per-epoch lists.
 
+        After the last epoch (when epochs > 0) the optimizer's `finalize_variable_values` runs,
+        before the callbacks' `on_train_end`, as in Keras: with `use_ema=True` the weights
+        become their moving average.
+
         A NaN or infinite batch loss stops training before that batch's update (a
         RuntimeWarning names the epoch and batch). Ctrl-C waits for the current step to finish;
         then `on_train_end` runs and the KeyboardInterrupt is re-raised, `model.history` holding
@@ -469,6 +473,8 @@ class Sequential(Layer):
                   f"whole step; model.history has the {len(self.history.epoch)} completed "
                   "epoch(s).", file=sys.stderr)
             raise
+        if epochs > 0:  # as Keras: e.g. with use_ema, the weights become their moving average
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.call("on_train_end", logs=logs)  # the last epoch's logs, {} when none ran
         return self.history
 

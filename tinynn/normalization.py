@@ -193,8 +193,6 @@ class LayerNormalization(Layer):
             warnings.warn("LayerNormalization(rms_scaling=True) is deprecated in Keras 3: it "
                           "scales by the variance, not the root mean square. tinynn computes "
                           "it exactly as Keras does.", stacklevel=2)
-        if isinstance(axis, (list, tuple)) and len(axis) == 1:
-            axis = axis[0]  # Keras writes a built layer's axis as [-1]: the same layer
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
         self.epsilon = float(epsilon)
         self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
@@ -205,6 +203,8 @@ class LayerNormalization(Layer):
 
     def build(self, input_shape):
         _last_axis(self, self.axis, input_shape)
+        if isinstance(self.axis, int):
+            self.axis = [self.axis]  # as Keras: a built layer's config lists its axes
         shape = (input_shape[-1],)
         if self.scale or self.rms_scaling:  # as Keras: rms_scaling always has gamma, no beta
             self.add_weight(shape, self.gamma_initializer, regularizer=self.gamma_regularizer,

@@ -219,3 +219,98 @@ def rms_scaling_backward(dY, X, gamma, inv_std):
     Xc = X - X.mean(axis=1, keepdims=True)
     dX = inv_std * G - inv_std**3 * Xc / X.dtype.type(c) * (G * X).sum(axis=1, keepdims=True)
     return dX, (dY * (X * inv_std)).sum(axis=0)
+
+
+def amsgrad_update(W: list, G: list, M: list, V: list, V_hat: list, alpha, one_minus_beta_1,
+                   one_minus_beta_2, epsilon) -> None:
+    """Adam's moments, then v_hat = max(v_hat, v);  w -= m alpha / (sqrt(v_hat) + eps)."""
+    for w, g, m, v, v_hat in zip(W, G, M, V, V_hat, strict=True):
+        m += (g - m) * one_minus_beta_1
+        v += (g * g - v) * one_minus_beta_2
+        np.maximum(v_hat, v, out=v_hat)
+        w -= (m * alpha) / (np.sqrt(v_hat) + epsilon)
+
+
+def nadam_update(W: list, G: list, M: list, V: list, learning_rate, one_minus_beta_1,
+                 one_minus_beta_2, u_t, u_t_1, u_product_t, u_product_t_1, beta_2_power,
+                 epsilon) -> None:
+    """m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2);
+    m_hat = u_{t+1} m / (1 - U_t u_{t+1}) + (1 - u_t) g / (1 - U_t);  v_hat = v / (1 - beta_2^t);
+    w -= m_hat lr / (sqrt(v_hat) + eps)."""
+    for w, g, m, v in zip(W, G, M, V, strict=True):
+        m += (g - m) * one_minus_beta_1
+        v += (g * g - v) * one_minus_beta_2
+        m_hat = (u_t_1 * m) / (1 - u_product_t_1) + ((1 - u_t) * g) / (1 - u_product_t)
+        v_hat = v / (1 - beta_2_power)
+        w -= (m_hat * learning_rate) / (np.sqrt(v_hat) + epsilon)
+
+
+def adamax_update(W: list, G: list, M: list, U: list, learning_rate, one_minus_beta_1, beta_2,
+                  one_minus_beta_1_power, epsilon) -> None:
+    """m += (g - m)(1 - beta_1);  u = max(beta_2 u, |g|);  w -= lr m / ((1 - beta_1^t)(u + eps))."""
+    for w, g, m, u in zip(W, G, M, U, strict=True):
+        m += (g - m) * one_minus_beta_1
+        np.maximum(beta_2 * u, np.abs(g), out=u)
+        w -= (learning_rate * m) / (one_minus_beta_1_power * (u + epsilon))
+
+
+def adagrad_update(W: list, G: list, A: list, learning_rate, epsilon) -> None:
+    """a += g^2;  w -= lr g / sqrt(a + eps)."""
+    for w, g, a in zip(W, G, A, strict=True):
+        a += g * g
+        w -= (learning_rate * g) / np.sqrt(a + epsilon)
+
+
+def adadelta_update(W: list, G: list, A: list, D: list, learning_rate, rho, one_minus_rho,
+                    epsilon) -> None:
+    """a = rho a + (1 - rho) g^2;  delta = -sqrt(d + eps) g / sqrt(a + eps);
+    d = rho d + (1 - rho) delta^2;  w += lr delta."""
+    for w, g, a, d in zip(W, G, A, D, strict=True):
+        a[...] = rho * a + one_minus_rho * (g * g)
+        delta = -((np.sqrt(d + epsilon) * g) / np.sqrt(a + epsilon))
+        d[...] = rho * d + one_minus_rho * (delta * delta)
+        w += learning_rate * delta
+
+
+def lion_update(W: list, G: list, M: list, learning_rate, beta_1, beta_2) -> None:
+    """w -= lr sign(beta_1 m + (1 - beta_1) g);  m = beta_2 m + (1 - beta_2) g."""
+    for w, g, m in zip(W, G, M, strict=True):
+        w -= learning_rate * np.sign(m * beta_1 + g * (1 - beta_1))
+        m[...] = m * beta_2 + g * (1 - beta_2)
+
+
+# ----- what every optimizer may do around its update (Keras's common arguments) ---------------
+
+def clip_by_norm(G: list, clipnorm) -> list:
+    """Each gradient scaled to L2 norm at most c:  g * c / max(||g||, c)  (new arrays)."""
+    out = []
+    for g in G:
+        c = g.dtype.type(clipnorm)
+        out.append((g * c) / np.maximum(np.sqrt(np.sum(g * g)), c))
+    return out
+
+
+def clip_by_global_norm(G: list, clipnorm) -> list:
+    """All gradients scaled together so that their global norm sqrt(sum ||g||^2) is at most c:
+    g * c * min(1 / norm, 1 / c)  (new arrays; a non-finite norm makes every gradient NaN)."""
+    f = G[0].dtype.type
+    norm = np.sqrt(np.sum([np.sum(g * g) for g in G], dtype=f))
+    scale = f(clipnorm) * np.minimum(1.0 / norm, f(1.0 / clipnorm)) + (norm - norm)
+    return [g * scale for g in G]
+
+
+def clip_by_value(G: list, clipvalue) -> list:
+    """Each gradient element clipped to [-c, c]  (new arrays)."""
+    return [np.clip(g, -clipvalue, clipvalue) for g in G]
+
+
+def decay_weights(W: list, weight_decay, learning_rate) -> None:
+    """Decoupled weight decay:  w -= w * weight_decay * lr."""
+    for w in W:
+        w -= w * weight_decay * learning_rate
+
+
+def ema_update(averages: list, W: list, momentum) -> None:
+    """Exponential moving average of the weights:  a = momentum a + (1 - momentum) w."""
+    for a, w in zip(averages, W, strict=True):
+        a[...] = momentum * a + (1 - momentum) * w

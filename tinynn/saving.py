@@ -39,6 +39,30 @@ from tinynn.serialization import (  # noqa: F401  (re-exported: tinynn.saving is
 _LEGACY_H5 = (".h5", ".hdf5")
 
 
+# ----- optimizers: a learning-rate schedule is a nested object ---------------------------------
+
+def _serialize_optimizer(opt) -> dict:
+    """The optimizer's spec; a schedule learning_rate nested as its own spec (Keras's form)."""
+    spec = serialize_keras_object(opt)
+    schedule = getattr(opt, "_learning_rate", None)
+    if isinstance(schedule, optimizers.schedules.LearningRateSchedule):
+        spec["config"]["learning_rate"] = {"module": spec["config"]["learning_rate"].get(
+            "module"), **serialize_keras_object(schedule)}
+    return spec
+
+
+def _deserialize_optimizer(spec: dict, custom_objects: "dict | None" = None):
+    """The inverse: the nested schedule is found like any class (tinynn's own subclasses of
+    LearningRateSchedule, the registry, custom_objects), then the optimizer."""
+    cfg = spec.get("config") if isinstance(spec, dict) else None
+    if isinstance(cfg, dict) and isinstance(cfg.get("learning_rate"), dict):
+        schedule = deserialize_keras_object(cfg["learning_rate"],
+                                            optimizers.schedules.LearningRateSchedule,
+                                            custom_objects, "the learning-rate schedule")
+        spec = {**spec, "config": {**cfg, "learning_rate": schedule}}
+    return deserialize_keras_object(spec, optimizers.Optimizer, custom_objects, "the optimizer")
+
+
 # ----- saving ----------------------------------------------------------------------------------
 
 def _generators(model) -> dict:
@@ -98,14 +122,14 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
               "compile": None, "training_state": None}
     opt = model.optimizer
     if model.loss is not None:
-        header["compile"] = {"optimizer": serialize_keras_object(opt),
+        header["compile"] = {"optimizer": _serialize_optimizer(opt),
                              "loss": serialize_keras_object(model.loss),
                              "metrics": list(model.metrics_names[1:])}
         if include_optimizer:
             slots = {slot: [add("optimizer", "optimizer", a, slot=slot) for a in state]
                      for slot, state in opt.slots().items()}
             header["training_state"] = {
-                "iterations": int(opt.iterations), "slots": slots,
+                "iterations": int(opt._iterations), "slots": slots,
                 "rng": {"global": utils.rng().bit_generator.state,
                         "layers": {name: g.bit_generator.state
                                    for name, g in _generators(model).items()}},
@@ -164,8 +188,7 @@ def _set_weights(reader, model, header: dict, arrays: dict) -> None:
 
 def _compile(reader, model, cfg: dict, custom_objects) -> None:
     try:
-        optimizer = deserialize_keras_object(cfg["optimizer"], optimizers.Optimizer,
-                                             custom_objects, "the optimizer")
+        optimizer = _deserialize_optimizer(cfg["optimizer"], custom_objects)
         loss = deserialize_keras_object(cfg["loss"], losses.Loss, custom_objects, "the loss")
         model.compile(optimizer=optimizer, loss=loss, metrics=list(cfg["metrics"]))
     except ValueError as e:
@@ -175,7 +198,7 @@ def _compile(reader, model, cfg: dict, custom_objects) -> None:
 def _restore_training_state(reader, model, state: dict, arrays: dict,
                             restore_random_state: bool) -> None:
     opt = model.optimizer
-    opt.iterations = int(state["iterations"])
+    opt._iterations = int(state["iterations"])  # every apply call (Keras's `iteration`)
     variables = model.trainable_weights
     if state["slots"]:
         opt.build(variables)
