@@ -97,6 +97,7 @@ def optimizer_variables(model) -> list[np.ndarray]:
         slots, n = opt.slots(), len(model.trainable_weights)
         arrays += [slots[slot][i] for group in optimizer_layout(opt)
                    for i in range(n) for slot in group]
+        arrays += [a for name in opt.state_names for a in slots[name]]  # Nadam's u_product
     return arrays
 
 
@@ -288,7 +289,8 @@ def _read_optimizer(f, model, path) -> None:
     opt, variables = model.optimizer, model.trainable_weights
     layout = optimizer_layout(opt)
     order = [(slot, i) for group in layout for i in range(len(variables)) for slot in group]
-    expected = 2 + (len(order) if opt.built else 0)
+    states = list(opt.state_names) if opt.built else []  # Nadam's u_product, after the slots
+    expected = 2 + (len(order) + len(states) if opt.built else 0)
     group = _child(_child(f, "optimizer", _h5py().Group, path, "optimizer"), "vars",
                    _h5py().Group, path, "optimizer/vars")
     found = len(group) if group is not None else 0
@@ -306,6 +308,8 @@ def _read_optimizer(f, model, path) -> None:
     slots = [_read(group, str(k), variables[i].shape, "f", path,
                    f"optimizer/vars/{k} ({slot} of weight {i})")
              for k, (slot, i) in enumerate(order, start=2)]
+    state_values = [_read(group, str(k), (), "f", path, f"optimizer/vars/{k} ({name})")
+                    for k, name in enumerate(states, start=2 + len(order))]
     if not np.isfinite(learning_rate) or learning_rate <= 0 or iterations < 0:
         raise _error(path, f"invalid optimizer state: iterations {iterations}, learning rate "
                            f"{learning_rate}.")
@@ -315,6 +319,8 @@ def _read_optimizer(f, model, path) -> None:
     own = opt.slots()
     for (slot, i), value in zip(order, slots, strict=True):
         own[slot][i][...] = value
+    for name, value in zip(states, state_values, strict=True):
+        own[name][0][...] = value
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True):
