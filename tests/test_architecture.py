@@ -60,3 +60,11 @@ def test_the_math_imports_no_layer_model_or_optimizer():
     for module in ("tinynn.keras_format", "tinynn.keras_config", "tinynn.serialization"):
         assert not graph[module] & {"tinynn.models", "tinynn.saving"}, (module, graph[module])
     assert "tinynn.keras_format" in graph["tinynn.saving"]
+
+
+def test_test_modules_have_unique_names():
+    """`pytest tests/ parity/` imports test modules by basename (rootdir conftest, no packages):
+    two files with one name make collection fail."""
+    root = PACKAGE.parent
+    names = [p.name for folder in ("tests", "parity") for p in (root / folder).glob("test_*.py")]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
