@@ -75,13 +75,21 @@ def test_reduce_lr_on_plateau_scripts(case):
 
 
 def test_reduce_lr_rounds_each_rate_to_float32_like_keras():
-    _, after = plateau([1.0] * 4, factor=0.3, patience=1)
-    want, lr = [], f32(0.1)
-    want.append(lr)
-    for _ in range(3):
-        lr = f32(lr * 0.3)
-        want.append(lr)
-    assert after == want
+    """Keras's rate is a float32 variable: each new rate is rounded as it is set, so the
+    optimizer holds exactly the number Keras would (float64 runs keep float64 rates)."""
+    for floatx, rounded in (("float32", f32), ("float64", float)):
+        with tinynn.config.floatx_scope(floatx):
+            cb = ReduceLROnPlateau(monitor="loss", factor=0.3, patience=1)
+            model = StandIn(tinynn.optimizers.SGD(0.1))
+            cb.set_model(model)
+            cb.on_train_begin()
+            want, lr = [], rounded(0.1)
+            for epoch in range(4):
+                cb.on_epoch_end(epoch, {"loss": 1.0})
+                if epoch:
+                    lr = rounded(lr * 0.3)
+                    want.append(lr)
+                    assert model.optimizer.learning_rate == lr, (floatx, epoch)
 
 
 def test_reduce_lr_min_lr_compared_in_float32():
@@ -295,7 +303,9 @@ def test_backup_and_restore_into_a_new_model_and_keeping_the_checkpoint(tmp_path
     history = again.fit(x, y, epochs=4, batch_size=6, verbose=0,
                         callbacks=[BackupAndRestore(backup, delete_checkpoint=False)])
     assert history.epoch == [3]
-    history = again.fit(x, y, epochs=2, batch_size=6, verbose=0)  # no callback: from 0 again
+    # no callback: from epoch 0 again. (Keras 3.15 never clears the restored start, measured:
+    # every later fit of that model starts at the restored epoch. tinynn does not copy that.)
+    history = again.fit(x, y, epochs=2, batch_size=6, verbose=0)
     assert history.epoch == [0, 1]
 
 
