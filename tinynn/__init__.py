@@ -9,6 +9,7 @@ from tinynn import (
     activation_layers,
     activations,
     callbacks,
+    callbacks_extra,
     config,
     datasets,
     diagnostics,
@@ -38,6 +39,8 @@ from tinynn.models import Sequential
 for _module in (activation_layers, noise_layers, normalization):
     for _name in _module.__all__:
         setattr(layers, _name, getattr(_module, _name))
+for _name in callbacks_extra.__all__:  # tinynn.callbacks.CSVLogger is keras.callbacks.CSVLogger
+    setattr(callbacks, _name, getattr(callbacks_extra, _name))
 del _module, _name
 
 __version__ = "0.1.0"

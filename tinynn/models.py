@@ -430,8 +430,10 @@ class Sequential(Layer):
         extra = [ProgbarLogger(verbose)] if verbose else []
         cbs = CallbackList([*(callbacks or []), self.history, *extra], self,
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
-        self.stop_training = False
+        self.stop_training, self._initial_epoch = False, None
         cbs.call("on_train_begin")
+        # as Keras: a callback may move the start (BackupAndRestore, resuming after a crash)
+        initial_epoch = self._initial_epoch or initial_epoch
         logs, epoch, where = {}, initial_epoch, {"batch": 0}
         try:
             with safety.InterruptGuard() as guard:

@@ -278,6 +278,43 @@ def load_model(filepath: "str | os.PathLike", custom_objects: "dict | None" = No
     return model
 
 
+def load_training_state(model, filepath: "str | os.PathLike") -> None:
+    """Load a tinynn archive written by `model.save(...npz)` into `model` itself: its weights,
+    the optimizer's learning rate (when a number), step count and slots, and the random
+    generators (the global one `fit` shuffles with, and each Dropout's). Then training the model
+    continues exactly as the saved run would have. Layers are matched by position, as Keras's
+    `load_weights` does, so a rebuilt model with other automatic names fits. Used by
+    `tinynn.callbacks.BackupAndRestore`.
+
+    Args:
+        model: a built, compiled model with the file's architecture.
+        filepath: an archive written by `model.save` with its training state.
+    """
+    header, arrays, reader = io.read_archive(filepath)
+    try:
+        saved_layers = [spec["config"]["name"] for spec in header["model"]["layers"]]
+        if len(saved_layers) != len(model.layers):
+            raise reader.error(f"it holds {len(saved_layers)} layers, the model "
+                               f"{len(model.layers)}.")
+        names = dict(zip(saved_layers, (layer.name for layer in model.layers), strict=True))
+        entries = [{**e, "layer": names.get(e.get("layer"), e.get("layer"))}
+                   for e in header["arrays"]]
+        _set_weights(reader, model, {**header, "arrays": entries}, arrays)
+        state = header["training_state"]
+        if state is None or model.optimizer is None:
+            raise reader.error("it holds no training state (saved before compile, or with "
+                               "include_optimizer=False), or the model is not compiled.")
+        learning_rate = header["compile"]["optimizer"]["config"]["learning_rate"]
+        if not isinstance(learning_rate, dict) and not isinstance(
+                model.optimizer._learning_rate, optimizers.schedules.LearningRateSchedule):
+            model.optimizer.learning_rate = learning_rate
+        rng = {**state["rng"], "layers": {names.get(k, k): v
+                                          for k, v in state["rng"]["layers"].items()}}
+        _restore_training_state(reader, model, {**state, "rng": rng}, arrays, True)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise reader.error(f"its header is malformed ({type(e).__name__}: {e}).") from e
+
+
 def _is_npz(filepath) -> bool:
     try:
         with zipfile.ZipFile(filepath) as zf:
