@@ -118,11 +118,12 @@ def main():
     seconds = time.perf_counter() - start
     results = tuner.results
     pruned = [t for t in results.trials if t.state == "pruned"]
-    print(f"\n{len(results.trials)} trials by {args.workers} worker(s) in {seconds:.0f} s; "
-          f"best val_accuracy {results.best.val_accuracy:.4f}; {len(pruned)} pruned, after "
-          f"{sum(t.epochs for t in pruned)} epochs of at most {args.epochs * len(pruned)} "
-          f"(pruning saved up to {sum(args.epochs - t.epochs for t in pruned)} epochs; "
-          f"{sum(t.epochs for t in results.trials)} epochs run in all). Best first:")
+    short = sum(args.epochs - t.epochs for t in pruned)  # epochs saved, at most
+    print(f"\n{len(results.trials)} trials by {args.workers} worker(s) in {seconds:.0f} s, "
+          f"{sum(t.epochs for t in results.trials)} epochs in all; best val_accuracy "
+          f"{results.best.val_accuracy:.4f}; {len(pruned)} pruned"
+          + (f", {short} epochs short of their {args.epochs}-epoch limit" if pruned else "")
+          + ". Best first:")
     print(results)
     csv_path = results.to_csv(args.out / "trials.csv")
     png_path = args.out / "trials.png"
