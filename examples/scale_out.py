@@ -261,7 +261,7 @@ def main():
     for ax in fig.axes:
         ax.axvline(len(local.get("loss", [])) + 0.5, color="grey", ls="--", lw=1)
     fig.suptitle(f"tinynn ({len(local.get('loss', []))} epochs) | hand-over | "
-                 f"{args.workers} TensorFlow workers ({args.epochs} epochs)")
+                 f"{args.workers} TensorFlow workers ({args.epochs} epochs)", y=1.03)
     fig.savefig(args.out / "learning_curves.png", dpi=110, bbox_inches="tight")
     plot_confusion_matrix(y_test, np.argmax(predicted, axis=1), CLASS_NAMES,
                           args.out / "confusion_matrix.png")

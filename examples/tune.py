@@ -59,7 +59,8 @@ def parse_args():
     p.add_argument("--subset", type=int, default=None,
                    help="search on the first N training images (default: all 60,000)")
     p.add_argument("--final-epochs", type=int, default=30,
-                   help="most epochs when retraining the best on all the data (default 30)")
+                   help="most epochs when retraining the best on all the data (default 30; "
+                        "0: no retraining)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--out", type=Path, default=Path("out/tuning"), help="output folder")
     p.add_argument("--storage", default=None,
@@ -130,6 +131,8 @@ def main():
     plot_trials(results, png_path)
 
     # The winner, trained again on all the training images (the quick run: the subset), tested.
+    if not args.final_epochs:
+        return
     x_final, y_final = (x, y) if args.quick else (x_all, y_all)
     print(f"\nRetraining the best configuration {results.best.config} on "
           f"{len(x_final):,} images ...")
