@@ -22,6 +22,8 @@ def _trials():
     for i, acc in enumerate([0.5, 0.8, 0.7]):
         results.trials.append(tuning.Trial(i, {"units": 8 * (i + 1), "learning_rate": 1e-3}, i,
                                            val_accuracy=acc, val_loss=1 - acc, epochs=3))
+    results.trials.append(tuning.Trial(3, {"units": 8, "learning_rate": 1e-5}, 3, 0.2, 1.5, 3,
+                                       state="pruned"))
     return results
 
 
@@ -94,6 +96,7 @@ def test_plots_draw_into_the_axes_given():
     fig = Figure()
     ax = fig.add_subplot(2, 2, 1)
     assert plotting.plot_trials(_trials(), ax=ax) is fig and ax.lines
+    assert [line.get_label() for line in ax.lines] == ["trial", "pruned", "best so far"]
     ax = fig.add_subplot(2, 2, 2)
     assert plotting.plot_class_report(Y_TRUE, Y_PRED, NAMES, ax=ax) is fig and ax.patches
     pair = [fig.add_subplot(2, 4, 5), fig.add_subplot(2, 4, 6)]

@@ -164,11 +164,12 @@ def plot_class_report(y_true, y_pred, class_names: list[str], path=None, *, ax=N
 
 
 def plot_trials(results, path=None, *, ax=None) -> Figure:
-    """Validation accuracy of each tuning trial in the order run, with the best so far.
+    """Validation accuracy of each tuning trial in the order run, with the best so far; pruned
+    trials (their best epoch before they were stopped) as crosses.
 
     Args:
         results: `tinynn.tuning.Results` (or any object with `.trials`, each having `number`,
-            `val_accuracy` and `config`).
+            `val_accuracy`, `config` and optionally `state`).
         path: where to write the PNG. Defaults to None (not written).
         ax: the matplotlib axes to draw on. Defaults to a new figure.
 
@@ -176,14 +177,19 @@ def plot_trials(results, path=None, *, ax=None) -> Figure:
         The figure drawn on.
     """
     trials = sorted(results.trials, key=lambda t: t.number)
-    numbers = [t.number + 1 for t in trials]
+    numbers = np.array([t.number + 1 for t in trials])
     acc = np.array([t.val_accuracy for t in trials])
+    done = np.array([getattr(t, "state", "complete") == "complete" for t in trials])
     if ax is None:
         ax = Figure(figsize=(max(6, 0.5 * len(trials) + 3), 4)).subplots()
     fig = ax.get_figure()
-    ax.plot(numbers, acc, "o", label="trial")
-    ax.step(numbers, np.maximum.accumulate(acc), where="post", label="best so far")
-    best = int(np.argmax(acc))
+    ax.plot(numbers[done], acc[done], "o", label="trial")
+    if not done.all():
+        ax.plot(numbers[~done], acc[~done], "x", color="grey", label="pruned")
+    running = np.maximum.accumulate(np.where(done, acc, -np.inf))
+    ax.step(numbers, np.where(np.isfinite(running), running, np.nan), where="post",
+            label="best so far")
+    best = int(np.argmax(np.where(done, acc, -np.inf)))
     settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in trials[best].config.items())
     ax.annotate(f"best: trial {numbers[best]}", (numbers[best], acc[best]),
