@@ -120,7 +120,7 @@ def test_config_json_and_weights_layout_are_kerass(keras, tmp_path):
     keras.utils.set_random_seed(0)
     k_model, t_model = keras_zoo(keras), tinynn_zoo()
     for model, lib in ((k_model, keras), (t_model, tinynn)):
-        model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01),
+        model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01, name="adam"),
                       loss=lib.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
         model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     k_model.save(tmp_path / "k.keras")
