@@ -234,6 +234,27 @@ def test_optimizer_updates(sizes, dtype, seed, nesterov, specials):
     check((W, M), ref, "wm", "lion")
 
 
+@pytest.mark.parametrize("specials", [False, True], ids=["finite", "nan-inf"])
+@given(sizes=st.lists(st.integers(1, 300), min_size=1, max_size=4),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6), huge=st.booleans())
+@np.errstate(all="ignore")
+def test_squared_norm(sizes, dtype, seed, specials, huge):
+    """The training loop's gradient check: equal sums; NaN for a NaN entry, inf for an infinite
+    one or for squares that overflow the dtype (1e20**2 in float32), on both backends."""
+    rng = np.random.default_rng(seed)
+    G = [rng.normal(size=n).astype(dtype) for n in sizes]
+    if specials:
+        G = [sprinkle(rng, g, fraction=0.05) for g in G]
+    if huge:
+        G[0][0] = dtype(1e20 if dtype == np.float32 else 1e160)
+    got, want = kernels.squared_norm(G), ops.squared_norm(G)
+    assert isinstance(got, float) and isinstance(want, float)
+    # summation order differs (vectorised lanes vs BLAS): float32 sums of up to 1,200 squares
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    if huge and not specials:
+        assert got == want == np.inf
+
+
 def test_a_kernel_the_module_lacks_is_the_reference_one():
     """A new operation needs no kernel: tinynn.kernels falls back to tinynn.ops."""
     assert kernels.dense_forward is ops.dense_forward

@@ -26,6 +26,7 @@ the cost. Each kernel here makes one pass:
     the NumPy reference took 0.5-0.7 ms for Adamax, Adagrad, Lion and AMSGrad and 3.5 ms for
     Nadam and Adadelta, against ~0.1 ms for a kernel, for a training step of ~1.4 ms.
     The common arguments (weight decay, clipping, EMA) stay in NumPy: 0.1-0.4 ms each.
+  - the gradients' squared norm, which the training loop checks before each update.
 Kernels are compiled on first use and cached on disk (cache=True). They use error_model="numpy"
 (a division by zero gives inf, as in NumPy, instead of raising): without it numba must check
 every division, and the loops cannot be vectorised (serial Adam: 1.4 ms instead of 0.18 ms over
@@ -249,6 +250,19 @@ def _sgd(w, g, velocity, lr, momentum, nesterov):
         else:
             velocity[i] = velocity[i] * momentum - g[i] * lr
             w[i] += velocity[i] * momentum - g[i] * lr if nesterov else velocity[i]
+
+
+@nb.njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _squared_norm_all(G):
+    # reassoc (and only it: NaN and inf keep their meaning) lets LLVM vectorise the sums
+    total = 0.0
+    for k in range(len(G)):
+        g = G[k]
+        acc = g.dtype.type(0)
+        for i in range(g.size):
+            acc += g[i] * g[i]
+        total += acc
+    return total
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -510,6 +524,18 @@ def batchnorm_backward(dY, Xhat, gamma, inv_std):
     _batchnorm_backward(dY, _c(Xhat), _per_feature(gamma, c, dY.dtype),
                         _per_feature(inv_std, c, dY.dtype).reshape(c), dX, dgamma, dbeta)
     return dX, dgamma, dbeta
+
+
+def squared_norm(G) -> float:
+    """The gradients' sum of squares in one call over the list: 20 us for the seed MLP's 567k
+    parameters, against 29 us for a Python loop of BLAS dots and 42 us for
+    np.isfinite(g).all(). The model's gradient buffers are the same arrays every step, so
+    their typed list is kept with the weights' (the small gradient cache turns over with
+    clipping's new arrays every step)."""
+    flat = _typed_flat([_c(g) for g in G])
+    if flat is None:
+        return ops.squared_norm(G)
+    return float(_squared_norm_all(flat))
 
 
 def adam_update(W, G, M, V, alpha, one_minus_beta_1, one_minus_beta_2, epsilon) -> None:

@@ -315,7 +315,8 @@ class Sequential(Layer):
         Y = self._forward(X, training=True)
         values = self._backward(Y, y)
         safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
-        self.optimizer.apply(self.gradients, self.trainable_weights)
+        # a NaN/inf gradient too; an update that overflows is undone (see tinynn.safety)
+        safety.apply_update(self.optimizer, self.gradients, self.trainable_weights)
         return values, Y
 
     # ----- the loops ---------------------------------------------------------------------------
@@ -411,10 +412,11 @@ class Sequential(Layer):
         before the callbacks' `on_train_end`, as in Keras: with `use_ema=True` the weights
         become their moving average.
 
-        A NaN or infinite batch loss stops training before that batch's update (a
-        RuntimeWarning names the epoch and batch). Ctrl-C waits for the current step to finish;
-        then `on_train_end` runs and the KeyboardInterrupt is re-raised, `model.history` holding
-        the completed epochs.
+        A NaN or infinite batch loss or gradient stops training before that batch's update,
+        and an update that would make a weight or the optimizer state non-finite is undone (a
+        RuntimeWarning names the epoch and batch, and what the model holds). Ctrl-C waits for
+        the current step to finish; then `on_train_end` runs and the KeyboardInterrupt is
+        re-raised, `model.history` holding the completed epochs.
         """
         x, y = self._prepare(x, y, "fit")
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
@@ -440,6 +442,7 @@ class Sequential(Layer):
                     where["batch"] = i
 
                 def after_batch(i):
+                    where["applied"] = (epoch, i)  # this batch's update is in the weights
                     guard.check()  # a Ctrl-C lands here, between two whole steps
                     return self.stop_training
 
@@ -456,16 +459,13 @@ class Sequential(Layer):
                     guard.check()
                     if self.stop_training:
                         break
-        except safety.NonFiniteLoss as e:
+        except safety.NonFiniteStep as e:
             self.stop_training = True
-            warnings.warn(
-                f"Invalid loss ({e.value}) at epoch {epoch + 1}/{epochs}, batch "
-                f"{where['batch'] + 1}/{steps}: training stopped before applying that batch's "
-                f"update. The model keeps the weights that gave the last finite loss; History "
-                f"has the {len(self.history.epoch)} completed epoch(s). Try a smaller "
-                "learning_rate or check the data for extreme values.",
-                RuntimeWarning, stacklevel=2,
-            )
+            warnings.warn(safety.stop_message(
+                e, epoch, epochs, where["batch"], steps, where.get("applied"), self.weights,
+                self.optimizer.variables, len(self.history.epoch),
+                getattr(self.optimizer, "use_ema", False)),
+                RuntimeWarning, stacklevel=2)
         except KeyboardInterrupt:
             cbs.call("on_train_end", logs=logs)
             print(f"\nTraining interrupted at epoch {epoch + 1}/{epochs}, batch "
