@@ -65,6 +65,16 @@ class Sequential(Layer):
         """Append a layer (an `Input` is accepted only first)."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expected a tinynn layer, got {layer!r}.")
+        if any(other is layer for other in self.layers):
+            # Keras accepts the same layer twice (shared weights); a tinynn layer keeps what its
+            # backward needs from its last forward, so its second use would corrupt the first.
+            raise ValueError(f"Layer '{layer.name}' is already in this model: a tinynn layer can "
+                             "appear only once in a Sequential. Create a second layer.")
+        if any(other.name == layer.name for other in self.layers):  # Keras 3.15's message:
+            raise ValueError(
+                "All layers added to a Sequential model should have unique names. Name "
+                f"'{layer.name}' is already the name of a layer in this model. Update the "
+                "`name` argument to pass a unique name.")
         if isinstance(layer, InputLayer) or (not self.layers and layer.input_shape):
             if self.layers:
                 raise ValueError("An Input can only be the first element of a Sequential.")
