@@ -486,3 +486,28 @@ def test_layer_backward_after_an_inference_forward_still_works():
     Y = dense(X)  # training=False
     dX = dense.backward(np.ones_like(Y))
     assert dX.shape == X.shape and np.abs(dense.grads["kernel"]).sum() > 0
+
+
+class SignSGD(optimizers.Optimizer):
+    """w -= learning_rate * sign(g): a step of learning_rate whatever the gradient's size, as
+    Adam's nearly is."""
+
+    def update_step(self, grads, variables, slots):
+        for w, g in zip(variables, grads, strict=True):
+            w -= self.learning_rate * np.sign(g)
+
+
+def test_a_huge_learning_rate_with_a_tiny_gradient_takes_the_checked_path():
+    """A step of 1e38 from a gradient of norm 1e-20: the check uses learning_rate * max(norm, 1),
+    so the step is applied on trial and, as it overflows, undone."""
+    from tinynn import safety
+
+    w = np.full(4, 3e38, np.float32)
+    optimizer = SignSGD(1e38)
+    with pytest.raises(safety.NonFiniteUpdate, match="made the weights non-finite"), \
+            np.errstate(all="ignore"):
+        safety.apply_update(optimizer, [np.full(4, -5e-21, np.float32)], [w])
+    np.testing.assert_array_equal(w, np.float32(3e38))
+    assert optimizer.iterations == 0
+    safety.apply_update(optimizer, [np.full(4, 5e-21, np.float32)], [w])  # finite: kept
+    np.testing.assert_array_equal(w, np.float32(3e38) - np.float32(1e38))

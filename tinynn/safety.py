@@ -12,12 +12,16 @@ update, or Ctrl-C.
   RMSprop's second moments) are infinite in float32; SGD(1e6) multiplies them further. So the
   gradient's squared norm is computed first (`ops.squared_norm`: its numba kernel takes 20 us
   for the seed MLP's 567k parameters, about 3% of a step at batch 32).
-  If it is finite, and learning_rate * norm is below sqrt(float max), the update is finite by
-  construction and is applied at once: every g**2 is finite, so Adam's and RMSprop's moments
-  are, their steps are bounded by learning_rate times a constant, and SGD's step lr * g is
-  below sqrt(float max). (Only weights already within such a step of the float range's end, or
-  centered RMSprop's v - a**2 rounding below -epsilon, could still overflow there;
-  `stop_message` checks the weights when training stops and says so if that happened.)
+  If it is finite, and learning_rate * max(norm, 1) is below sqrt(float max) (1.8e19 in
+  float32), the update is finite by construction and is applied at once: every g**2 is finite,
+  so Adam's and RMSprop's moments are; their steps are learning_rate times a constant of the
+  hyperparameters (about (1 - beta_1) / sqrt(1 - beta_2) for Adam and 1 / sqrt(1 - rho) for
+  RMSprop: 3.2 with the defaults; |g| / sqrt(epsilon) at most for centered RMSprop), SGD's is
+  learning_rate * |g|; and a finite weight plus a step that small cannot overflow (the gap
+  between the two largest floats is 2e31 in float32). One case remains, as in Keras: centered
+  RMSprop's v - a**2 + epsilon can round below zero after hundreds of nearly constant
+  gradients, and its square root is NaN; `stop_message` checks the weights when training stops
+  and says so if that happened.
   Otherwise either the gradient is not finite (`NonFiniteGradient`, nothing applied) or it is
   huge: then the weights and optimizer state are copied, the step applied and checked, and
   undone if anything became non-finite (`NonFiniteUpdate`).
@@ -91,7 +95,7 @@ def apply_update(optimizer, grads: list[np.ndarray], weights: list[np.ndarray]) 
     square = backend.ops().squared_norm(grads)
     rate = getattr(optimizer, "learning_rate", 1.0)
     if math.isfinite(square) and weights and isinstance(rate, (int, float)) \
-            and rate * math.sqrt(square) <= _SQRT_MAX[weights[0].dtype.char]:
+            and rate * max(math.sqrt(square), 1.0) <= _SQRT_MAX[weights[0].dtype.char]:
         optimizer.apply(grads, weights)  # finite by construction (module docstring)
         return
     if not all_finite(grads):
