@@ -276,17 +276,18 @@ def data(n=64, seed=0):
 
 def assert_holds_last_applied_update(model, snapshots, message):
     """The warning's statement, checked: the model holds, bit for bit, the weights and optimizer
-    state after the update it names, all finite, and the update count matches."""
+    state after the step it names, all finite, and the step count matches."""
     assert message is not None, "training should have stopped with a warning"
     assert "all finite" in message
-    assert model.optimizer.iterations == len(snapshots.after)
+    optimizer = model.optimizer  # its calls of apply (updates, with gradient accumulation)
+    assert getattr(optimizer, "_iterations", optimizer.iterations) == len(snapshots.after)
     weights, state = model.get_weights(), model.optimizer.variables
     assert all(np.isfinite(a).all() for a in (*weights, *state))
     if not snapshots.after:
-        assert "before the first update of this fit" in message
+        assert "before the first step of this fit" in message
         return
     (epoch, batch), (want_weights, want_state) = list(snapshots.after.items())[-1]
-    assert f"after the last applied update, epoch {epoch + 1} batch {batch + 1}," in message
+    assert f"after the last applied step, epoch {epoch + 1} batch {batch + 1}," in message
     for got, want in zip((*weights, *state), (*want_weights, *want_state), strict=True):
         np.testing.assert_array_equal(got, want)
 
@@ -314,6 +315,52 @@ def test_one_sample_at_1e22_never_leaves_non_finite_weights(setting, backend_nam
     else:
         assert message.startswith("Invalid update at epoch 1/3, batch 3/8")
         assert "the update was undone" in message and len(snapshots.after) == 2
+
+
+OTHER_SETTINGS = {
+    "amsgrad": lambda: optimizers.Adam(amsgrad=True),
+    "adamw": lambda: optimizers.AdamW(),
+    "nadam": lambda: optimizers.Nadam(),
+    "adamax": lambda: optimizers.Adamax(),
+    "adagrad": lambda: optimizers.Adagrad(),
+    "adadelta": lambda: optimizers.Adadelta(),
+    "lion": lambda: optimizers.Lion(),
+    "adam-clipnorm": lambda: optimizers.Adam(clipnorm=1.0),
+    "sgd-global-clipnorm": lambda: optimizers.SGD(global_clipnorm=1.0),
+    "rmsprop-clipvalue": lambda: optimizers.RMSprop(clipvalue=0.5),
+    "adam-accumulation": lambda: optimizers.Adam(gradient_accumulation_steps=2),
+    "sgd-weight-decay": lambda: optimizers.SGD(0.01, momentum=0.9, weight_decay=0.01),
+    "adam-schedule": lambda: optimizers.Adam(
+        optimizers.schedules.ExponentialDecay(1e-3, decay_steps=10, decay_rate=0.9)),
+}
+
+
+@pytest.mark.parametrize("setting", list(OTHER_SETTINGS))
+def test_one_sample_at_1e22_with_every_other_optimizer_and_option(setting):
+    """The same batch with the other optimizers and Keras's common arguments: either training
+    goes on with finite weights and state (clipping tames the gradient; Adamax's infinity norm
+    and Lion's sign never square it), or it stops and the warning's statement holds. With
+    gradient accumulation the huge gradient first lands in the accumulators: the check counts
+    them, so the update that uses them is caught too."""
+    x, y = data()
+    x[21, 2] = 1e22
+    model, snapshots, message = guarded_fit(OTHER_SETTINGS[setting](), x, y)
+    if message is None:
+        assert all(np.isfinite(a).all() for a in (*model.get_weights(),
+                                                     *model.optimizer.variables))
+        assert model.optimizer.iterations > 0
+    else:
+        assert_holds_last_applied_update(model, snapshots, message)
+
+
+def test_with_use_ema_the_warning_says_the_weights_become_their_averages():
+    x, y = data()
+    x[21, 2] = 1e22
+    model, snapshots, message = guarded_fit(optimizers.Adam(use_ema=True), x, y)
+    assert "As use_ema=True, fit now sets the weights to their moving averages" in message
+    for got, average in zip(model.get_weights(), model.optimizer.averages, strict=True):
+        np.testing.assert_array_equal(got, average)
+    assert all(np.isfinite(a).all() for a in model.optimizer.variables)
 
 
 @pytest.mark.parametrize("setting", list(SETTINGS))

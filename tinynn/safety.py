@@ -12,16 +12,18 @@ update, or Ctrl-C.
   RMSprop's second moments) are infinite in float32; SGD(1e6) multiplies them further. So the
   gradient's squared norm is computed first (`ops.squared_norm`: its numba kernel takes 20 us
   for the seed MLP's 567k parameters, about 3% of a step at batch 32).
-  If it is finite, and learning_rate * max(norm, 1) is below sqrt(float max) (1.8e19 in
+  If it is finite, and learning_rate * max(2 * norm, 1) is below sqrt(float max) (1.8e19 in
   float32), the update is finite by construction and is applied at once: every g**2 is finite,
-  so Adam's and RMSprop's moments are; their steps are learning_rate times a constant of the
-  hyperparameters (about (1 - beta_1) / sqrt(1 - beta_2) for Adam and 1 / sqrt(1 - rho) for
-  RMSprop: 3.2 with the defaults; |g| / sqrt(epsilon) at most for centered RMSprop), SGD's is
-  learning_rate * |g|; and a finite weight plus a step that small cannot overflow (the gap
-  between the two largest floats is 2e31 in float32). One case remains, as in Keras: centered
-  RMSprop's v - a**2 + epsilon can round below zero after hundreds of nearly constant
-  gradients, and its square root is NaN; `stop_message` checks the weights when training stops
-  and says so if that happened.
+  so the optimizers' moments and accumulators are; their steps are learning_rate times a
+  constant of the hyperparameters (about (1 - beta_1) / sqrt(1 - beta_2) for Adam and
+  1 / sqrt(1 - rho) for RMSprop: 3.2 with the defaults; 1 for Lion and Adagrad; |g| /
+  sqrt(epsilon) at most for centered RMSprop), SGD's is learning_rate * |g|; and a finite
+  weight plus a step that small cannot overflow (the gap between the two largest floats is
+  2e31 in float32). With gradient accumulation the update uses g plus the accumulated
+  gradients, so those are in the norm (hence 2 * norm); weight decay needs learning_rate *
+  weight_decay <= 1. One case remains, as in Keras: centered RMSprop's v - a**2 + epsilon can
+  round below zero after hundreds of nearly constant gradients, and its square root is NaN;
+  `stop_message` checks the weights when training stops and says so if that happened.
   Otherwise either the gradient is not finite (`NonFiniteGradient`, nothing applied) or it is
   huge: then the weights and optimizer state are copied, the step applied and checked, and
   undone if anything became non-finite (`NonFiniteUpdate`).
@@ -92,10 +94,15 @@ def apply_update(optimizer, grads: list[np.ndarray], weights: list[np.ndarray]) 
     optimizer state: raises `NonFiniteGradient` (nothing applied) or `NonFiniteUpdate` (the
     update undone, the optimizer's step counters too). See the module docstring for why the
     fast path, taken when the gradient's squared norm is finite and moderate, needs no check."""
-    square = backend.ops().squared_norm(grads)
+    # with gradient accumulation the update uses g plus the accumulated gradients: both count
+    pending = optimizer.slots().get("gradient_accumulators", []) \
+        if hasattr(optimizer, "slots") else []
+    square = backend.ops().squared_norm([*grads, *pending])
     rate = getattr(optimizer, "learning_rate", 1.0)
+    decay = getattr(optimizer, "weight_decay", None) or 0.0
     if math.isfinite(square) and weights and isinstance(rate, (int, float)) \
-            and rate * max(math.sqrt(square), 1.0) <= _SQRT_MAX[weights[0].dtype.char]:
+            and rate * max(2 * math.sqrt(square), 1.0) <= _SQRT_MAX[weights[0].dtype.char] \
+            and rate * decay <= 1:
         optimizer.apply(grads, weights)  # finite by construction (module docstring)
         return
     if not all_finite(grads):
@@ -117,9 +124,12 @@ def apply_update(optimizer, grads: list[np.ndarray], weights: list[np.ndarray]) 
         array[...] = before
     vars(optimizer).clear()
     vars(optimizer).update(attributes)
-    top = max(float(np.abs(g).max()) for g in grads if g.size)
-    raise NonFiniteUpdate(top, f"the gradient, finite but as large as {top:.3g}, made {broken} "
+    top = max(float(np.abs(g).max()) for g in (*grads, *pending) if g.size)
+    what = "the gradient plus the accumulated gradients" if pending else "the gradient"
+    raise NonFiniteUpdate(top, f"{what}, finite but as large as {top:.3g}, made {broken} "
                           "non-finite")
+
+
 def stop_message(error: NonFiniteStep, epoch: int, epochs: int, batch: int, steps: int,
                  last_update: "tuple[int, int] | None", weights: list[np.ndarray],
                  state: list[np.ndarray], completed_epochs: int, use_ema: bool = False) -> str:
