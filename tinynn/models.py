@@ -283,6 +283,16 @@ class Sequential(Layer):
                        else copy.copy(layer) for layer in self.layers]
         return twin
 
+    def _adopt_activity_losses(self, twin: "Sequential") -> None:
+        """After `model(x)` on `twin`: its activity penalties become this model's, so that
+        `model.losses` reports that call's, as after Keras's `model(x)`. Only these values
+        (not what backward reads: `_activity_Y`, the layers' inputs and masks) are written; a
+        training step running meanwhile in another thread could log them in its loss."""
+        for layer, used in zip(self.layers, twin.layers, strict=True):
+            if isinstance(layer, Sequential):
+                layer._adopt_activity_losses(used)
+            layer._activity_loss = used._activity_loss
+
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """Y = layer_n(... layer_1(X)), as a layer of a bigger model."""
         return self._forward(X, training)
@@ -570,8 +580,12 @@ class Sequential(Layer):
         (training=False) runs on an inference twin (see `_inference_twin`)."""
         x = _as_features(x, "x")
         self._ensure_built(x)
-        return self._forward(x, training=True) if training else \
-            self._inference_twin()._forward(x, training=False)
+        if training:
+            return self._forward(x, training=True)
+        twin = self._inference_twin()
+        Y = twin._forward(x, training=False)
+        self._adopt_activity_losses(twin)  # model.losses: this call's penalties, as in Keras
+        return Y
 
 
 def _check_callbacks(callbacks) -> None:
