@@ -101,3 +101,28 @@ def test_download_is_verified_before_it_is_renamed_into_place(isolated, tmp_path
     assert labels.shape == (10000,)
     assert [p.name for p in isolated.iterdir()] == [name]
     assert (isolated / name).read_bytes() == raw
+
+
+def test_download_over_http_from_a_loopback_mirror(isolated, monkeypatch, mirror):
+    """The real download path (urllib over HTTP, streamed reads, deadline, size cap), served by
+    a local mirror; a 404 on the first mirror is named and the second is used."""
+    name = "t10k-labels-idx1-ubyte.gz"
+    raw = (_real_dir() / name).read_bytes()
+    mirror.files["/good/" + name] = raw
+    monkeypatch.setattr(fashion_mnist, "search_dirs", lambda: [isolated])
+    monkeypatch.setattr(fashion_mnist, "MIRRORS", [mirror.url + "missing/", mirror.url + "good/"])
+    tried = []
+    labels = fashion_mnist._load_file(name, tried)
+    assert np.array_equal(labels, fashion_mnist.read_idx(_real_dir() / name))
+    assert tried == [f"{isolated / name}: not found",
+                     f"{mirror.url}missing/{name}: HTTP Error 404: Not Found"]
+    assert (isolated / name).read_bytes() == raw
+
+
+def test_official_sizes_are_known_for_every_file():
+    for name, (shape, _, gz_size) in fashion_mnist.FILES.items():
+        assert fashion_mnist.idx_size(name) == 4 + 4 * len(shape) + int(np.prod(shape))
+        assert gz_size < fashion_mnist.gz_limit(name) < 1.2 * gz_size + 4096
+    # the Debian copies (no file name in the gzip header) are within the limits
+    for name in fashion_mnist.FILES:
+        assert (_real_dir() / name).stat().st_size <= fashion_mnist.gz_limit(name)

@@ -1,4 +1,7 @@
-"""The numba kernels equal the NumPy reference (`tinynn.ops`), op by op and over training.
+"""The numba kernels equal the NumPy reference (`tinynn.ops`), op by op and over training,
+on non-finite values too: a NaN or an infinity in the inputs, the weights or the optimizer state
+must come out at the same places on both backends (a kernel that turned NaN into 0 would let
+training go on with finite garbage where the reference stops).
 
 Run with NUMBA_DISABLE_JIT=1 too (make test does): then the kernels run as plain Python, which
 checks their source line by line, not just what numba compiled.
@@ -18,30 +21,50 @@ DTYPES = [np.float32, np.float64]
 
 
 def close(got, want, dtype, what, conditioning=1.0):
-    """Within 1e-6 relative to the magnitude of the reference (absolute near zero), times the
-    problem's condition number where it has one (see the batch-normalization test)."""
-    scale = max(1.0, float(np.abs(want).max())) if np.size(want) else 1.0
+    """NaN where the reference has NaN, the same infinities at the same places, and the finite
+    values within 1e-6 relative to the magnitude of the reference (absolute near zero), times
+    the problem's condition number where it has one (see the batch-normalization test)."""
+    finite = np.abs(want[np.isfinite(want)]) if np.size(want) else np.zeros(0)
+    scale = max(1.0, float(finite.max())) if finite.size else 1.0
     tol = (1e-6 if dtype == np.float32 else 1e-12) * conditioning
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{what}: NaN places")
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=what)
 
 
 shapes = st.tuples(st.integers(1, 9), st.integers(1, 13), st.integers(1, 11))
+SPECIALS = np.array([np.nan, np.inf, -np.inf])
 
 
-def arrays(seed, dtype, *shape_list, transpose_first=False):
+def sprinkle(rng, a, values=SPECIALS, fraction=0.15):
+    """A copy of `a` with about `fraction` of its entries replaced by non-finite `values`."""
+    a = a.copy()
+    where = rng.random(a.shape) < fraction
+    a[where] = rng.choice(values, size=int(where.sum()))
+    return a
+
+
+def arrays(seed, dtype, *shape_list, transpose_first=False, specials=False):
+    """Normal samples; with `specials`, some entries NaN, +inf or -inf."""
     rng = np.random.default_rng(seed)
     out = [rng.normal(size=s).astype(dtype) for s in shape_list]
+    if specials:
+        out = [sprinkle(rng, a) for a in out]
     if transpose_first:  # a non-contiguous view with the same values
         out[0] = np.ascontiguousarray(out[0].T).T
     return out
 
 
-@given(shape=shapes, activation=st.sampled_from(ACTIVATIONS), dtype=st.sampled_from(DTYPES),
-       seed=st.integers(0, 10**6), strided=st.booleans())
-def test_dense_forward_and_backward(shape, activation, dtype, seed, strided):
+# Each activation and each case (finite or not) gets its own examples: drawn by hypothesis
+# alongside the rest, a combination such as (relu, NaN) was never generated.
+@pytest.mark.parametrize("specials", [False, True], ids=["finite", "nan-inf"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@given(shape=shapes, dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6),
+       strided=st.booleans())
+@np.errstate(all="ignore")
+def test_dense_forward_and_backward(shape, activation, dtype, seed, strided, specials):
     n, n_in, units = shape
     X, W, b, dA = arrays(seed, dtype, (n, n_in), (n_in, units), (units,), (n, units),
-                         transpose_first=strided)
+                         transpose_first=strided, specials=specials)
     Z_ref, A_ref = ops.dense_activation_forward(X, W, b, activation)
     Z, A = kernels.dense_activation_forward(X, W, b, activation)
     close(Z, Z_ref, dtype, "Z")
@@ -61,43 +84,56 @@ def test_dense_forward_and_backward(shape, activation, dtype, seed, strided):
     close(db, db_ref, dtype, "db from logits")
 
 
+@pytest.mark.parametrize("specials", [False, True], ids=["finite", "nan-inf"])
 @given(n=st.integers(1, 9), m=st.integers(1, 40), rate=st.floats(0, 0.95),
        dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6))
-def test_dropout(n, m, rate, dtype, seed):
+@np.errstate(all="ignore")
+def test_dropout(n, m, rate, dtype, seed, specials):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, m)).astype(dtype)
+    if specials:  # a dropped NaN or inf stays NaN (NaN * 0), as in NumPy
+        X = sprinkle(rng, X)
     U = rng.random((n, m), dtype=np.float32)
     Y_ref, mask_ref = ops.dropout_train(X, U, rate)
     Y, mask = kernels.dropout_train(X, U, rate)
     close(mask, mask_ref, dtype, "mask")
     close(Y, Y_ref, dtype, "Y")
     dY = rng.normal(size=(n, m)).astype(dtype)
+    if specials:
+        dY = sprinkle(rng, dY)
     close(kernels.dropout_backward(dY, mask), ops.dropout_backward(dY, mask_ref), dtype, "dX")
 
 
+@pytest.mark.parametrize("specials", [False, True], ids=["finite", "nan-inf"])
 @given(n=st.integers(1, 9), c=st.integers(2, 12), scale=st.sampled_from([0.1, 3.0, 1e4]),
        dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6))
-def test_softmax_cross_entropy(n, c, scale, dtype, seed):
+@np.errstate(all="ignore")
+def test_softmax_cross_entropy(n, c, scale, dtype, seed, specials):
     rng = np.random.default_rng(seed)
     Z = (rng.normal(size=(n, c)) * scale).astype(dtype)
+    if specials:  # a row with NaN or +inf is NaN throughout; -inf is a probability of 0
+        Z = sprinkle(rng, Z)
     y = rng.integers(0, c, size=n).astype(np.intp)
     losses_ref, dZ_ref = ops.softmax_cross_entropy_with_gradient(Z, y)
     losses, dZ = kernels.softmax_cross_entropy_with_gradient(Z, y)
-    assert np.isfinite(losses).all()
+    assert specials or np.isfinite(losses).all()
     close(losses, losses_ref, dtype, "losses")
     close(dZ, dZ_ref, dtype, "dZ")
 
 
+@pytest.mark.parametrize("specials", [False, True], ids=["finite", "nan-inf"])
 @given(n=st.integers(1, 9), c=st.integers(1, 12), loc=st.sampled_from([0.0, 5.0, -300.0]),
        dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6),
        scalars=st.booleans(), strided=st.booleans())
-def test_batchnorm_train_forward_and_backward(n, c, loc, dtype, seed, scalars, strided):
+@np.errstate(all="ignore")
+def test_batchnorm_train_forward_and_backward(n, c, loc, dtype, seed, scalars, strided,
+                                             specials):
     """The fused training pass equals the reference; gamma and beta may be the scalars a layer
     without scale or center passes. Inputs around `loc` with unit spread: the mean is known only
     to ~eps * |loc| (the two sum in different orders), and X - mean magnifies that by |loc| / 1,
     so the tolerance is scaled by 1 + |loc|."""
     X, gamma, beta, dY = arrays(seed, dtype, (n, c), (c,), (c,), (n, c),
-                                transpose_first=strided)
+                                transpose_first=strided, specials=specials)
     X = X + dtype(loc)
     if scalars:
         gamma, beta = dtype(1), dtype(0)
@@ -114,17 +150,23 @@ def test_batchnorm_train_forward_and_backward(n, c, loc, dtype, seed, scalars, s
         close(a, b, dtype, name, conditioning=1 + abs(loc))
 
 
+@pytest.mark.parametrize("specials", [False, True], ids=["finite", "nan-inf"])
 @given(sizes=st.lists(st.integers(1, 300), min_size=1, max_size=4),
        dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6), nesterov=st.booleans())
-def test_optimizer_updates(sizes, dtype, seed, nesterov):
+@np.errstate(all="ignore")
+def test_optimizer_updates(sizes, dtype, seed, nesterov, specials):
     """Each update takes lists (all the model's weights in one call); every array of every list
-    must equal the reference's."""
+    must equal the reference's. With `specials`, gradients and state hold NaN and infinities
+    (state that is a square, such as Adam's v, only NaN and +inf)."""
     rng = np.random.default_rng(seed)
     f = np.dtype(dtype).type
 
     def state(positive=False):
         out = [rng.normal(size=n).astype(dtype) for n in sizes]
-        return [np.abs(a) for a in out] if positive else out
+        out = [np.abs(a) for a in out] if positive else out
+        if specials:
+            out = [sprinkle(rng, a, SPECIALS[:2] if positive else SPECIALS, 0.05) for a in out]
+        return out
 
     def copies(*lists):
         return [[a.copy() for a in lst] for lst in lists]
@@ -153,7 +195,7 @@ def test_optimizer_updates(sizes, dtype, seed, nesterov):
                            f(momentum), centered)
         kernels.rmsprop_update(W, G, v, a, b, f(1e-3), f(0.9), f(1 - 0.9), f(1e-7), f(momentum),
                                centered)
-        assert all(np.isfinite(w).all() for w in W)
+        assert specials or all(np.isfinite(w).all() for w in W)
         check((W, v, a, b), ref, "wvab", f"rmsprop (momentum {momentum}, centered {centered})")
     M, V, V_hat = state(), state(positive=True), state(positive=True)
     ref = copies(W, M, V, V_hat)
@@ -190,6 +232,27 @@ def test_optimizer_updates(sizes, dtype, seed, nesterov):
     ops.lion_update(ref[0], G0, ref[1], f(1e-3), f(0.9), f(0.99))
     kernels.lion_update(W, G0, M, f(1e-3), f(0.9), f(0.99))
     check((W, M), ref, "wm", "lion")
+
+
+@pytest.mark.parametrize("specials", [False, True], ids=["finite", "nan-inf"])
+@given(sizes=st.lists(st.integers(1, 300), min_size=1, max_size=4),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 10**6), huge=st.booleans())
+@np.errstate(all="ignore")
+def test_squared_norm(sizes, dtype, seed, specials, huge):
+    """The training loop's gradient check: equal sums; NaN for a NaN entry, inf for an infinite
+    one or for squares that overflow the dtype (1e20**2 in float32), on both backends."""
+    rng = np.random.default_rng(seed)
+    G = [rng.normal(size=n).astype(dtype) for n in sizes]
+    if specials:
+        G = [sprinkle(rng, g, fraction=0.05) for g in G]
+    if huge:
+        G[0][0] = dtype(1e20 if dtype == np.float32 else 1e160)
+    got, want = kernels.squared_norm(G), ops.squared_norm(G)
+    assert isinstance(got, float) and isinstance(want, float)
+    # summation order differs (vectorised lanes vs BLAS): float32 sums of up to 1,200 squares
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    if huge and not specials:
+        assert got == want == np.inf
 
 
 def test_a_kernel_the_module_lacks_is_the_reference_one():

@@ -38,6 +38,16 @@ def test_dense_without_bias():
     np.testing.assert_allclose(layer(X), X @ layer.kernel, rtol=1e-6)
 
 
+def test_dense_without_bias_stays_without_bias_after_backward():
+    """The zero bias and the scratch buffer for the unused db were one array: after a
+    backward, the next forward added the last db as a bias (predictions off by 0.035)."""
+    layer = layers.Dense(2, use_bias=False)
+    X = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    layer(X)
+    layer.backward(np.ones((4, 2), np.float32))
+    np.testing.assert_array_equal(layer(X), X @ layer.kernel)
+
+
 def test_dropout_is_identity_at_inference_and_scaled_in_training():
     layer = layers.Dropout(0.3, seed=1)
     X = np.ones((200, 500), dtype=np.float32)

@@ -107,6 +107,9 @@ class CallbackList:
     def __init__(self, callbacks, model, params: dict):
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
+            if isinstance(cb, type):  # EarlyStopping instead of EarlyStopping(...)
+                raise TypeError(f"callbacks expected Callback objects, got the class "
+                                f"{cb.__name__} itself: pass an instance, {cb.__name__}(...).")
             if not isinstance(cb, Callback) and not hasattr(cb, "on_epoch_end"):
                 raise TypeError(
                     f"callbacks expected Callback objects, got {type(cb).__name__}: {cb!r}."

@@ -4,6 +4,7 @@ The loop is the textbook one. For each batch: forward through the layers, loss a
 backward through the layers in reverse, one optimizer step. Callbacks observe; `fit` owns the loop.
 """
 
+import copy
 import sys
 import warnings
 
@@ -65,6 +66,16 @@ class Sequential(Layer):
         """Append a layer (an `Input` is accepted only first)."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expected a tinynn layer, got {layer!r}.")
+        if any(other is layer for other in self.layers):
+            # Keras accepts the same layer twice (shared weights); a tinynn layer keeps what its
+            # backward needs from its last forward, so its second use would corrupt the first.
+            raise ValueError(f"Layer '{layer.name}' is already in this model: a tinynn layer can "
+                             "appear only once in a Sequential. Create a second layer.")
+        if any(other.name == layer.name for other in self.layers):  # Keras 3.15's message:
+            raise ValueError(
+                "All layers added to a Sequential model should have unique names. Name "
+                f"'{layer.name}' is already the name of a layer in this model. Update the "
+                "`name` argument to pass a unique name.")
         if isinstance(layer, InputLayer) or (not self.layers and layer.input_shape):
             if self.layers:
                 raise ValueError("An Input can only be the first element of a Sequential.")
@@ -260,6 +271,28 @@ class Sequential(Layer):
             X = layer._record_activity(layer.forward(X, training=training))
         return X
 
+    def _inference_twin(self) -> "Sequential":
+        """A shallow copy of this model whose layers are shallow copies too (nested models
+        likewise): the same weight arrays, its own attributes. predict, evaluate, model(x) and
+        the validation pass run on one, so what a layer keeps for its backward (`self._X`, a
+        Dropout mask, an activity penalty) lands on the copy, and inference in another thread
+        never overwrites what a training step's backward is about to read. ~1 us a layer,
+        once per call."""
+        twin = copy.copy(self)
+        twin.layers = [layer._inference_twin() if isinstance(layer, Sequential)
+                       else copy.copy(layer) for layer in self.layers]
+        return twin
+
+    def _adopt_activity_losses(self, twin: "Sequential") -> None:
+        """After `model(x)` on `twin`: its activity penalties become this model's, so that
+        `model.losses` reports that call's, as after Keras's `model(x)`. Only these values
+        (not what backward reads: `_activity_Y`, the layers' inputs and masks) are written; a
+        training step running meanwhile in another thread could log them in its loss."""
+        for layer, used in zip(self.layers, twin.layers, strict=True):
+            if isinstance(layer, Sequential):
+                layer._adopt_activity_losses(used)
+            layer._activity_loss = used._activity_loss
+
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """Y = layer_n(... layer_1(X)), as a layer of a bigger model."""
         return self._forward(X, training)
@@ -315,7 +348,8 @@ class Sequential(Layer):
         Y = self._forward(X, training=True)
         values = self._backward(Y, y)
         safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
-        self.optimizer.apply(self.gradients, self.trainable_weights)
+        # a NaN/inf gradient too; an update that overflows is undone (see tinynn.safety)
+        safety.apply_update(self.optimizer, self.gradients, self.trainable_weights)
         return values, Y
 
     # ----- the loops ---------------------------------------------------------------------------
@@ -377,8 +411,9 @@ class Sequential(Layer):
         final logs, which are returned."""
         self.stop_evaluating = False
         cbs.call("on_test_begin")
-        logs = self._run_batches(x, y, batch_size, np.arange(x.shape[0]), self._test_step, cbs,
-                                 "test", after_batch=lambda i: self.stop_evaluating)
+        logs = self._run_batches(x, y, batch_size, np.arange(x.shape[0]),
+                                 self._inference_twin()._test_step, cbs, "test",
+                                 after_batch=lambda i: self.stop_evaluating)
         cbs.call("on_test_end", logs=logs)
         return logs
 
@@ -411,10 +446,11 @@ class Sequential(Layer):
         before the callbacks' `on_train_end`, as in Keras: with `use_ema=True` the weights
         become their moving average.
 
-        A NaN or infinite batch loss stops training before that batch's update (a
-        RuntimeWarning names the epoch and batch). Ctrl-C waits for the current step to finish;
-        then `on_train_end` runs and the KeyboardInterrupt is re-raised, `model.history` holding
-        the completed epochs.
+        A NaN or infinite batch loss or gradient stops training before that batch's update,
+        and an update that would make a weight or the optimizer state non-finite is undone (a
+        RuntimeWarning names the epoch and batch, and what the model holds). Ctrl-C waits for
+        the current step to finish; then `on_train_end` runs and the KeyboardInterrupt is
+        re-raised, `model.history` holding the completed epochs.
         """
         x, y = self._prepare(x, y, "fit")
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
@@ -442,6 +478,7 @@ class Sequential(Layer):
                     where["batch"] = i
 
                 def after_batch(i):
+                    where["applied"] = (epoch, i)  # this batch's update is in the weights
                     guard.check()  # a Ctrl-C lands here, between two whole steps
                     return self.stop_training
 
@@ -458,16 +495,13 @@ class Sequential(Layer):
                     guard.check()
                     if self.stop_training:
                         break
-        except safety.NonFiniteLoss as e:
+        except safety.NonFiniteStep as e:
             self.stop_training = True
-            warnings.warn(
-                f"Invalid loss ({e.value}) at epoch {epoch + 1}/{epochs}, batch "
-                f"{where['batch'] + 1}/{steps}: training stopped before applying that batch's "
-                f"update. The model keeps the weights that gave the last finite loss; History "
-                f"has the {len(self.history.epoch)} completed epoch(s). Try a smaller "
-                "learning_rate or check the data for extreme values.",
-                RuntimeWarning, stacklevel=2,
-            )
+            warnings.warn(safety.stop_message(
+                e, epoch, epochs, where["batch"], steps, where.get("applied"), self.weights,
+                self.optimizer.variables, len(self.history.epoch),
+                getattr(self.optimizer, "use_ema", False)),
+                RuntimeWarning, stacklevel=2)
         except KeyboardInterrupt:
             cbs.call("on_train_end", logs=logs)
             print(f"\nTraining interrupted at epoch {epoch + 1}/{epochs}, batch "
@@ -514,13 +548,13 @@ class Sequential(Layer):
         begin, end = cbs.listeners("on_predict_batch_begin"), cbs.listeners("on_predict_batch_end")
         self.stop_predicting = False
         cbs.call("on_predict_begin")
-        outputs = []
+        outputs, twin = [], self._inference_twin()
         for i, start in enumerate(range(0, x.shape[0], batch_size)):
             if begin:
                 logs = {}
                 for hook in begin:
                     hook(i, logs=logs)
-            outputs.append(self._forward(x[start:start + batch_size], training=False))
+            outputs.append(twin._forward(x[start:start + batch_size], training=False))
             if end:
                 logs = {"outputs": outputs[-1]}
                 for hook in end:
@@ -544,10 +578,16 @@ class Sequential(Layer):
         return interop.to_keras(self)
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
-        """One forward pass over all of x (no batching), as `model(x)` in Keras."""
+        """One forward pass over all of x (no batching), as `model(x)` in Keras. Inference
+        (training=False) runs on an inference twin (see `_inference_twin`)."""
         x = _as_features(x, "x")
         self._ensure_built(x)
-        return self._forward(x, training=training)
+        if training:
+            return self._forward(x, training=True)
+        twin = self._inference_twin()
+        Y = twin._forward(x, training=False)
+        self._adopt_activity_losses(twin)  # model.losses: this call's penalties, as in Keras
+        return Y
 
 
 def _check_callbacks(callbacks) -> None:

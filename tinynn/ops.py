@@ -88,6 +88,13 @@ def softmax_cross_entropy_with_gradient(Z, y):
 
 # ----- optimizer updates: lists of weights W, gradients G and state, updated in place -------
 
+def squared_norm(G: list) -> float:
+    """sum_k sum_i G_k[i]**2, each array's sum in its own dtype (so it is inf once a square or
+    the sum overflows that dtype, and NaN when an entry is NaN), the arrays' sums added in
+    float64. The training loop's check of a gradient before the update (`tinynn.safety`)."""
+    return float(sum(np.dot(g.ravel(), g.ravel()) for g in G))
+
+
 def adam_update(W: list, G: list, M: list, V: list, alpha, one_minus_beta_1, one_minus_beta_2,
                 epsilon) -> None:
     """For each weight w with gradient g and moments m, v:

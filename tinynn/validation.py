@@ -42,8 +42,15 @@ def as_features(x, argument: str) -> np.ndarray:
 
 
 def as_labels(y, n: int, n_classes: int, argument: str) -> np.ndarray:
-    """Integer class labels of shape (n,) in [0, n_classes); (n, 1) is accepted like Keras."""
-    y = np.asarray(y)
+    """Integer class labels of shape (n,) in [0, n_classes); (n, 1) is accepted like Keras.
+
+    The range is checked on the values as given, before any conversion: a float label of 1e20
+    cast to int64 first would wrap around to -9223372036854775808."""
+    try:
+        y = np.asarray(y)
+    except ValueError as e:  # ragged nested lists
+        raise ValueError(f"{argument} must be an array of integer labels, one per sample; "
+                         f"converting it failed ({e}).") from None
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim == 1 and y.shape[0] != n:
@@ -61,18 +68,17 @@ def as_labels(y, n: int, n_classes: int, argument: str) -> np.ndarray:
             f"{argument} must hold one integer label per sample, i.e. shape ({n},), "
             f"got shape {y.shape}."
         )
-    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)
     if y.dtype.kind == "f":
         bad = y[~(np.isfinite(y) & (y == np.round(y)))]
-        raise TypeError(f"{argument} must hold integer class labels, got dtype {y.dtype} with "
-                        f"{bad.size} non-integer values such as {bad[0].item()!r}.")
-    if y.dtype.kind not in "iub":
+        if bad.size:
+            raise TypeError(f"{argument} must hold integer class labels, got dtype {y.dtype} "
+                            f"with {bad.size} non-integer values such as {bad[0].item()!r}.")
+    elif y.dtype.kind not in "iub":
         raise TypeError(f"{argument} must hold integer class labels, got dtype {y.dtype}.")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(
             f"{argument} must hold labels in [0, {n_classes}) for a model with {n_classes} "
-            f"outputs, got labels from {y.min()} to {y.max()}."
+            f"outputs, got labels from {y.min().item()!r} to {y.max().item()!r}."
         )
     return y.astype(np.intp)
 

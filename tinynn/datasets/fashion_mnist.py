@@ -9,13 +9,23 @@ The four official IDX files are looked for, in order, in `$TINYNN_DATA_DIR`,
 (Debian package `dataset-fashion-mnist`); if they are in none of these they are downloaded into
 `$TINYNN_DATA_DIR` (or Keras's cache). Every file is checked (magic number, shape, SHA-256 of the
 decompressed bytes) before use, and a download is renamed into place only once verified.
+
+A file is never trusted to be small. The loader knows each file's official size, compressed and
+decompressed, and reads no further: a file or a download much larger than the official one is
+refused before it is decompressed, and decompression is streamed and stops one byte past the
+official size (a 2 MB `.gz` that would inflate to 2 GiB costs at most the real file's memory).
+A download has a total deadline, not just a timeout per read (a mirror sending one byte every
+20 s would otherwise never time out); a damaged `.gz` is one ValueError naming the file.
 """
 
 import gzip
 import hashlib
 import os
+import stat
 import tempfile
+import threading
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +33,24 @@ import numpy as np
 CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
-# file name -> (shape, SHA-256 of the decompressed IDX bytes)
+# file name -> (shape, SHA-256 of the decompressed IDX bytes, size of the official .gz in bytes)
 FILES = {
     "train-images-idx3-ubyte.gz": (
-        (60000, 28, 28), "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+        (60000, 28, 28), "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        26421880),
     "train-labels-idx1-ubyte.gz": (
-        (60000,), "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+        (60000,), "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", 29515),
     "t10k-images-idx3-ubyte.gz": (
-        (10000, 28, 28), "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+        (10000, 28, 28), "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        4422102),
     "t10k-labels-idx1-ubyte.gz": (
-        (10000,), "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+        (10000,), "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 5148),
 }
+# A download gets 30 s plus the time the official file takes at 64 kB/s (7.6 min for the
+# training images), in total: a mirror that trickles is abandoned, whatever its pace.
+DEADLINE_BASE = 30.0
+SLOWEST_SPEED = 64 * 1024
+READ_TIMEOUT = 30.0  # urllib's timeout: one read (or the connection) may take at most this
 MIRRORS = [
     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -54,17 +71,65 @@ def cache_dir() -> Path:
     return search_dirs()[0]
 
 
+def idx_size(name: str) -> int:
+    """Bytes of the decompressed IDX file: a 4-byte magic, 4 bytes per dimension, the data."""
+    shape = FILES[name][0]
+    return 4 + 4 * len(shape) + int(np.prod(shape))
+
+
+def gz_limit(name: str) -> int:
+    """The largest `.gz` accepted for `name`: the official size plus 1/8 and 4 kB. A copy
+    without the file name in its gzip header (Debian's) is 24 bytes smaller; gzip -1 makes
+    the same bytes 3.4% larger, -9 1% smaller (measured on the four files)."""
+    official = FILES[name][2]
+    return official + official // 8 + 4096
+
+
+def download_deadline(name: str) -> float:
+    """Seconds allowed for downloading `name`, from the first byte asked to the last received."""
+    return DEADLINE_BASE + FILES[name][2] / SLOWEST_SPEED
+
+
+def _inflate(path: Path, name: str) -> bytes:
+    """The decompressed bytes of `path`, reading no more than the official sizes allow.
+
+    Refused, with a ValueError naming the file: something that is not a regular file (a FIFO
+    would block forever), a file larger than `gz_limit`, a damaged gzip stream, and data that
+    inflates past the official size (decompression stops one byte after it, so a bomb costs
+    no more memory than the real file).
+    """
+    size, limit = idx_size(name), gz_limit(name)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block
+    with open(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"Fashion-MNIST file {path} is not a regular file.")
+        if info.st_size > limit:
+            raise ValueError(
+                f"Fashion-MNIST file {path} is {info.st_size:,} bytes; the official {name} is "
+                f"{FILES[name][2]:,} bytes compressed. It is not the official file: delete it "
+                "and load again.")
+        try:
+            with gzip.GzipFile(fileobj=f) as stream:
+                raw = stream.read(size + 1)  # streamed: at most size + 1 bytes are inflated
+        except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+            raise ValueError(f"Fashion-MNIST file {path} is not a valid gzip file "
+                             f"({type(e).__name__}: {e}). Delete it and load again.") from e
+    if len(raw) > size:
+        raise ValueError(f"Fashion-MNIST file {path} decompresses to more than the official "
+                         f"{size:,} bytes of {name}. Delete it and load again.")
+    return raw
+
+
 def read_idx(path: Path, name: "str | None" = None) -> np.ndarray:
-    """Parse one gzipped IDX file and verify it against the official shape and SHA-256.
+    """Parse one gzipped IDX file and verify it against the official size, shape and SHA-256.
 
     IDX: 2 zero bytes, a type byte (0x08 = uint8), the number of dimensions, then each dimension
     as a big-endian uint32, then the data. `name` is the official file name (default: path's).
     """
-    shape, sha256 = FILES[name or path.name]
-    try:
-        raw = gzip.decompress(path.read_bytes())
-    except (OSError, EOFError) as e:
-        raise ValueError(f"Fashion-MNIST file {path} is not a valid gzip file ({e}).") from e
+    name = name or path.name
+    shape, sha256, _ = FILES[name]
+    raw = _inflate(Path(path), name)
     if raw[:3] != b"\x00\x00\x08" or len(raw) < 4 or raw[3] != len(shape):
         raise ValueError(f"Fashion-MNIST file {path} has a bad IDX header {raw[:4]!r}.")
     dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(len(shape)))
@@ -74,6 +139,52 @@ def read_idx(path: Path, name: "str | None" = None) -> np.ndarray:
         raise ValueError(f"Fashion-MNIST file {path} is corrupt: its SHA-256 does not match the "
                          "official data. Delete it and load again.")
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * len(shape)).reshape(shape)
+
+
+def fetch(url: str, limit: int, deadline: float) -> bytes:
+    """The bytes at `url`: at most `limit` of them, all received within `deadline` seconds.
+
+    urllib's timeout bounds each read, not the whole transfer, so the transfer runs in a helper
+    thread and this one waits for it at most `deadline` seconds. On time-out the helper is told
+    to stop; it does so after its current read (at most READ_TIMEOUT later), keeping nothing.
+    Raises TimeoutError (an OSError) past the deadline, ValueError for too many bytes.
+    """
+    result: dict = {}
+    cancel = threading.Event()
+
+    def transfer():
+        try:
+            with urllib.request.urlopen(url, timeout=min(READ_TIMEOUT, deadline)) as response:
+                declared = response.headers.get("Content-Length")
+                if declared is not None and declared.isdigit() and int(declared) > limit:
+                    raise ValueError(f"{url} is {int(declared):,} bytes, more than the "
+                                     f"{limit:,} allowed for this file")
+                chunks, received = [], 0
+                while not cancel.is_set():
+                    chunk = response.read1(1 << 16)  # one system call: never waits for more
+                    if not chunk:
+                        result["data"] = b"".join(chunks)
+                        return
+                    received += len(chunk)
+                    if received > limit:
+                        raise ValueError(f"{url} sent more than the {limit:,} bytes allowed "
+                                         "for this file")
+                    chunks.append(chunk)
+        except Exception as e:  # handed to the waiting thread
+            result["error"] = e
+
+    helper = threading.Thread(target=transfer, name=f"tinynn download {url}", daemon=True)
+    helper.start()
+    helper.join(deadline)
+    if helper.is_alive():
+        cancel.set()
+        raise TimeoutError(f"{url} did not arrive within the {deadline:.3g} s allowed")
+    error = result.get("error")
+    if isinstance(error, (OSError, ValueError)):
+        raise error
+    if error is not None:  # http.client's own errors (IncompleteRead, BadStatusLine, ...)
+        raise OSError(f"{url}: {type(error).__name__}: {error}") from error
+    return result["data"]
 
 
 def _download(name: str, folder: Path, tried: list[str]) -> "np.ndarray | None":
@@ -87,8 +198,7 @@ def _download(name: str, folder: Path, tried: list[str]) -> "np.ndarray | None":
             return None
         try:
             with os.fdopen(fd, "wb") as out:
-                with urllib.request.urlopen(mirror + name, timeout=30) as response:
-                    out.write(response.read())
+                out.write(fetch(mirror + name, gz_limit(name), download_deadline(name)))
                 out.flush()
                 os.fsync(out.fileno())
             data = read_idx(Path(tmp), name)
