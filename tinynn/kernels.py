@@ -45,7 +45,9 @@ Non-finite values come out where the reference puts them. Every comparison that 
 is written so that it is false for NaN and the NaN passes through (`zero if z <= 0 else z`, not
 `z if z > 0 else zero`, which would turn a NaN into 0 where `np.maximum(z, 0)` keeps it), and a
 value set to zero by a condition is multiplied by zero instead (`g * zero`: NaN or inf gives NaN,
-as `dA * (Z > 0)` does). tests/test_kernels.py checks both backends on NaN and infinities.
+as `dA * (Z > 0)` does); a maximum is `_maximum`, NaN if either side is (as `np.maximum`; the
+built-in `max` drops a NaN second argument), and Lion's sign of NaN is NaN. tests/test_kernels.py
+checks both backends on NaN and infinities.
 """
 
 import numba as nb
