@@ -534,8 +534,8 @@ def squared_norm(G) -> float:
     np.isfinite(g).all(). The model's gradient buffers are the same arrays every step, so
     their typed list is kept with the weights' (the small gradient cache turns over with
     clipping's new arrays every step)."""
-    flat = _typed_flat([_c(g) for g in G])
-    if flat is None:
+    flat = _typed_flat(G)
+    if flat is None:  # a non-contiguous gradient or mixed dtypes
         return ops.squared_norm(G)
     return float(_squared_norm_all(flat))
 
