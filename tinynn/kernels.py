@@ -45,7 +45,9 @@ Non-finite values come out where the reference puts them. Every comparison that 
 is written so that it is false for NaN and the NaN passes through (`zero if z <= 0 else z`, not
 `z if z > 0 else zero`, which would turn a NaN into 0 where `np.maximum(z, 0)` keeps it), and a
 value set to zero by a condition is multiplied by zero instead (`g * zero`: NaN or inf gives NaN,
-as `dA * (Z > 0)` does). tests/test_kernels.py checks both backends on NaN and infinities.
+as `dA * (Z > 0)` does); a maximum is `_maximum`, NaN if either side is (as `np.maximum`; the
+built-in `max` drops a NaN second argument), and Lion's sign of NaN is NaN. tests/test_kernels.py
+checks both backends on NaN and infinities.
 """
 
 import numba as nb
@@ -532,8 +534,8 @@ def squared_norm(G) -> float:
     np.isfinite(g).all(). The model's gradient buffers are the same arrays every step, so
     their typed list is kept with the weights' (the small gradient cache turns over with
     clipping's new arrays every step)."""
-    flat = _typed_flat([_c(g) for g in G])
-    if flat is None:
+    flat = _typed_flat(G)
+    if flat is None:  # a non-contiguous gradient or mixed dtypes
         return ops.squared_norm(G)
     return float(_squared_norm_all(flat))
 

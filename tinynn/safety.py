@@ -95,9 +95,10 @@ def apply_update(optimizer, grads: list[np.ndarray], weights: list[np.ndarray]) 
     update undone, the optimizer's step counters too). See the module docstring for why the
     fast path, taken when the gradient's squared norm is finite and moderate, needs no check."""
     # with gradient accumulation the update uses g plus the accumulated gradients: both count
-    pending = optimizer.slots().get("gradient_accumulators", []) \
-        if hasattr(optimizer, "slots") else []
-    square = backend.ops().squared_norm([*grads, *pending])
+    pending = getattr(optimizer, "gradient_accumulators", None) \
+        if getattr(optimizer, "gradient_accumulation_steps", None) else None
+    pending = pending or []
+    square = backend.ops().squared_norm([*grads, *pending] if pending else grads)
     rate = getattr(optimizer, "learning_rate", 1.0)
     decay = getattr(optimizer, "weight_decay", None) or 0.0
     if math.isfinite(square) and weights and isinstance(rate, (int, float)) \
