@@ -17,7 +17,7 @@ from tinynn.progbar import Progbar
 from tinynn.saving import load_model
 from tinynn.summary import summary_table
 from tinynn.validation import as_features as _as_features
-from tinynn.validation import as_labels as _as_labels
+from tinynn.validation import as_targets as _as_targets
 from tinynn.validation import non_negative_int as _non_negative_int
 from tinynn.validation import positive_int as _positive_int
 from tinynn.validation import split_validation
@@ -55,6 +55,8 @@ class Sequential(Layer):
         self.built = False
         self.optimizer = self.loss = None
         self.metrics_names: list[str] = []
+        self._metric_specs: list = []
+        self._compiled_metrics: list[metrics_module.Metric] | None = None
         self.stop_training = False
         self.history = History()
         for layer in layers or []:
@@ -191,8 +193,10 @@ class Sequential(Layer):
         Args:
             optimizer: a name ("adam", "rmsprop", "sgd") or an optimizer object. Defaults to
                 "rmsprop", as in Keras.
-            loss: "sparse_categorical_crossentropy" or a loss object.
-            metrics: list of metric names, e.g. ["accuracy"]. Defaults to none.
+            loss: a name ("sparse_categorical_crossentropy", "categorical_crossentropy",
+                "binary_crossentropy", "mse", "mae", "huber", ...) or a loss object.
+            metrics: list of metric names ("accuracy", "mae", "auc", ...), metric objects or
+                functions, logged under the names Keras logs them under. Defaults to none.
         """
         if loss is None:
             raise ValueError(
@@ -205,9 +209,20 @@ class Sequential(Layer):
                 f"compile expected metrics to be a list such as ['accuracy'], got "
                 f"metrics={metrics!r}."
             )
-        self._metric_fns = [metrics_module.get(m) for m in metrics or []]
-        self.metrics_names = ["loss", *(m if isinstance(m, str) else m.__name__
-                                        for m in metrics or [])]
+        for m in metrics or []:
+            metrics_module.check(m)
+        self._metric_specs = list(metrics or [])
+        self._compiled_metrics = None  # built on the first batch, when y's shape is known
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        names = [m if isinstance(m, str) else getattr(m, "name", None)
+                 or metrics_module.snake_case(m.__name__) for m in self._metric_specs]
+        self.metrics_names = ["loss", *_unique_log_names(names)]
+        # Keras's TensorFlow backend computes a cross-entropy from the logits of a final
+        # sigmoid or softmax: this twin of the loss takes them (see _logits_layer).
+        self._logits_loss = (type(self.loss).from_config({**self.loss.get_config(),
+                                                          "from_logits": True})
+                             if hasattr(self.loss, "from_logits") else None)
+        self._warned_from_logits = False
 
     def _check_compiled(self, method: str) -> None:
         # Keras 3.15 raises ValueError("You must call `compile()` before using the model.") from
@@ -217,11 +232,39 @@ class Sequential(Layer):
                 f"You must call `compile()` before using the model: {method}() needs the loss it "
                 f"sets, e.g. model.compile(loss='sparse_categorical_crossentropy').")
 
-    def _uses_logits(self) -> bool:
-        """Keras computes a probability loss from the logits when the model ends in a softmax."""
-        last = self.layers[-1]
-        return (not self.loss.from_logits and getattr(last, "activation", None) == "softmax"
-                and hasattr(last, "backward_from_logits"))
+    def _logits_layer(self, Y: np.ndarray) -> "Layer | None":
+        """The layer whose sigmoid or softmax produced the output Y (with only weightless
+        layers after it), else None: cross-entropies take that activation's input, `_Z`.
+
+        Keras's TensorFlow backend marks a sigmoid's or softmax's output with its input (the
+        tensor attribute `_keras_logits`) and its cross-entropies (binary, categorical,
+        sparse; losses and metrics) read the mark and compute from the logits: no clipping,
+        exact gradients. The mark stays on an array passed on unchanged (Dropout at inference),
+        and Keras reads it whatever `from_logits` says and whichever cross-entropy it is (a
+        softmax with binary cross-entropy gives the sigmoid cross-entropy of the softmax's
+        input). So here: the layer whose activation output *is* Y.
+        """
+        for layer in reversed(self.layers):
+            if getattr(layer, "_A", None) is Y and hasattr(layer, "backward_from_logits") \
+                    and getattr(layer, "activation", None) in ("sigmoid", "softmax"):
+                return layer
+            if layer.trainable_weights:
+                return None
+        return None
+
+    def _loss_logits_layer(self, Y: np.ndarray) -> "Layer | None":
+        """`_logits_layer` when the loss is a cross-entropy (it has `from_logits`), else None."""
+        if self._logits_loss is None:
+            return None
+        source = self._logits_layer(Y)
+        if source is not None and self.loss.from_logits and not self._warned_from_logits:
+            self._warned_from_logits = True
+            warnings.warn(
+                f"The loss {self.loss.name} has from_logits=True, but the model's output comes "
+                f"from a {source.activation} (layer '{source.name}') and so is not logits. As "
+                f"Keras does, the loss is computed from that {source.activation}'s input. Was "
+                "this intended?", stacklevel=4)
+        return source
 
     # ----- one batch ---------------------------------------------------------------------------
 
@@ -248,22 +291,30 @@ class Sequential(Layer):
         return input_shape
 
     def _loss_values(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-sample losses of the last forward pass (output Y, labels y)."""
-        if self._uses_logits():
-            return losses.softmax_cross_entropy(self.layers[-1]._Z, y)
+        """Per-sample losses of the last forward pass (output Y, targets y)."""
+        source = self._loss_logits_layer(Y)
+        if source is not None:
+            return self._logits_loss.call(y, source._Z)
         return self.loss.call(y, Y)
 
     def _backward(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Backpropagate the mean loss of the last forward pass through every layer, filling
-        each layer's `grads`. Returns the per-sample losses, computed on the way."""
-        *rest, last = self.layers
-        if self._uses_logits():  # fused: loss and dZ = (softmax(Z) - onehot(y)) / N together
-            values, dZ = backend.ops().softmax_cross_entropy_with_gradient(last._Z, y)
-            dX = last.backward_from_logits(dZ)
+        """Backpropagate the loss of the last forward pass through every layer, filling each
+        layer's `grads`. Returns the per-sample losses, computed on the way."""
+        source = self._loss_logits_layer(Y)
+        if source is not None:  # start from d loss / d logits, below the sigmoid or softmax
+            loss, below = self._logits_loss, self.layers[:self.layers.index(source)]
+            if type(loss) is losses.SparseCategoricalCrossentropy \
+                    and loss.reduction in ("sum_over_batch_size", "mean"):
+                # fused: loss and dZ = (softmax(Z) - onehot(y)) / N together
+                values, dZ = backend.ops().softmax_cross_entropy_with_gradient(source._Z, y)
+            else:
+                values, dZ = loss.call(y, source._Z), loss.weighted_gradient(y, source._Z)
+            dX = source.backward_from_logits(dZ)
         else:
+            *below, last = self.layers
             values = self.loss.call(y, Y)
-            dX = last.backward(self.loss.gradient(y, Y))
-        for layer in reversed(rest):
+            dX = last.backward(self.loss.weighted_gradient(y, Y))
+        for layer in reversed(below):
             if dX is None:  # the layers below only lead to the data
                 break
             dX = layer.backward(dX)
@@ -279,33 +330,72 @@ class Sequential(Layer):
 
     # ----- the loops ---------------------------------------------------------------------------
 
+    def _inputs(self, x, argument: str = "x") -> np.ndarray:
+        """x as floatx, one rank off adjusted to the model's input as Keras adjusts it."""
+        return _as_features(x, argument, self.input_shape[1:] if self.built else None)
+
+    def _as_targets(self, y, n: int, argument: str = "y") -> np.ndarray:
+        """y as the loss takes it: integer labels for a sparse loss, else values shaped like the
+        output ((n,) accepted for one output unit)."""
+        return _as_targets(y, n, self.output_shape, self.loss, argument)
+
     def _prepare(self, x, y, method: str):
         self._check_compiled(method)
-        x = _as_features(x, "x")
+        x = self._inputs(x)
         self._ensure_built(x)
         if y is None:
-            raise ValueError(f"{method}() requires y, the integer labels of x.")
-        y = _as_labels(y, x.shape[0], self.output_shape[-1], "y")
+            raise ValueError(f"{method}() requires y, the targets of x.")
+        y = self._as_targets(y, x.shape[0])
+        if self._compiled_metrics is None:  # Keras resolves "accuracy" from these shapes
+            self._compiled_metrics = [
+                metrics_module.for_compile(m, y.shape, (y.shape[0], *self.output_shape[1:]))
+                for m in self._metric_specs]
         return x, y
+
+    def _reset_metrics(self) -> None:
+        for m in (self._loss_tracker, *self._compiled_metrics):
+            m.reset_state()
+
+    def _update_metrics(self, y: np.ndarray, Y: np.ndarray, values: np.ndarray) -> None:
+        """Add a batch to the loss's running mean and to every metric (the logs of fit)."""
+        if self.loss.reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
+            self._loss_tracker.update_state(values)  # the batch means, weighted by batch size
+        else:  # Keras weights the reduced batch loss by the batch size
+            self._loss_tracker.update_state(self.loss.reduce_values(values),
+                                            sample_weight=len(values))
+        if self._compiled_metrics:
+            source = self._logits_layer(Y)
+            logits = None if source is None else source._Z
+            for m in self._compiled_metrics:
+                m._update_from_model(y, Y, logits)
+
+    def _metric_results(self) -> dict:
+        """{name: value}: "loss" and each metric, names made unique as Keras makes them
+        ("auc", "auc_1"), keys sorted as Keras 3's logs are."""
+        names = _unique_log_names([m.name for m in self._compiled_metrics])
+        logs = {"loss": self._loss_tracker.result(),
+                **{name: m.result() for name, m in zip(names, self._compiled_metrics,
+                                                         strict=True)}}
+        return dict(sorted(logs.items()))
 
     def _run_batches(self, x, y, batch_size: int, order: np.ndarray, step,
                      on_batch_begin=None, on_batch_end=None):
-        """Apply `step` to each batch; return the running means {name: value}.
+        """Apply `step` to each batch; return the logs {name: value} over the batches so far.
 
-        The loss is averaged per sample, so the last, smaller batch weighs less (as in Keras).
-        `on_batch_end(i, logs)` returning True stops the loop.
+        The metrics are reset first and updated batch by batch (`_update_metrics`), so each
+        logged value covers every sample seen so far; the loss is averaged per sample, so the
+        last, smaller batch weighs less (as in Keras). `on_batch_end(i, logs)` returning True
+        stops the loop.
         """
-        sums, seen, logs = np.zeros(len(self.metrics_names)), 0, {}
+        self._reset_metrics()
+        logs = {}
         for i, start in enumerate(range(0, len(order), batch_size)):
             if on_batch_begin is not None:
                 on_batch_begin(i)
             idx = order[start:start + batch_size]
             values, Y = step(x[idx], y[idx])
-            sums[0] += values.sum(dtype=np.float64)
-            for j, fn in enumerate(self._metric_fns, start=1):
-                sums[j] += fn(y[idx], Y).sum()
-            seen += len(idx)
-            logs = {name: float(s / seen) for name, s in zip(self.metrics_names, sums, strict=True)}
+            self._update_metrics(y[idx], Y, values)
+            logs = self._metric_results()
             if on_batch_end is not None and on_batch_end(i, logs):
                 break
         return logs
@@ -321,7 +411,8 @@ class Sequential(Layer):
 
         Args:
             x: inputs, shape (samples, ...).
-            y: integer labels, shape (samples,) or (samples, 1).
+            y: targets: integer labels (samples,) for sparse_categorical_crossentropy, else
+                values shaped like the model's output ((samples,) for one output unit).
             batch_size: samples per gradient step. Defaults to 32.
             epochs: index of the last epoch. Defaults to 1.
             verbose: 0 silent, 1 progress bar, 2 one line per epoch. Defaults to "auto" (1).
@@ -348,7 +439,7 @@ class Sequential(Layer):
             raise TypeError(f"callbacks must be a list of Callback objects, got {callbacks!r}.")
         verbose = 1 if verbose == "auto" else verbose
         x, y, x_val, y_val = split_validation(x, y, validation_data, validation_split,
-                                              self.output_shape[-1])
+                                              self._as_targets)
 
         steps = -(-x.shape[0] // batch_size)
         self.history = History()
@@ -409,7 +500,9 @@ class Sequential(Layer):
         """Loss and metrics on (x, y), without dropout.
 
         Returns:
-            `loss` alone without metrics, else `[loss, metric...]`; a dict when return_dict.
+            `loss` alone without metrics, else `[loss, metric...]` in compile's order (as Keras
+            orders it: names repeated in compile appear again, then the remaining logs by
+            name); a dict when return_dict.
         """
         x, y = self._prepare(x, y, "evaluate")
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
@@ -420,12 +513,14 @@ class Sequential(Layer):
             bar.update(bar.target, logs, finalize=True)
         if return_dict:
             return logs
-        values = [logs[name] for name in self.metrics_names]
+        names = ["loss", *(m.name for m in self._compiled_metrics)]
+        values = [logs[name] for name in names if name in logs]
+        values += [logs[key] for key in sorted(logs) if key not in names]
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size: "int | None" = None, verbose="auto") -> np.ndarray:
         """The model's outputs for x, computed in batches, without dropout."""
-        x = _as_features(x, "x")
+        x = self._inputs(x)
         self._ensure_built(x)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         bar = Progbar(-(-x.shape[0] // batch_size), verbose=1 if verbose == "auto" else verbose)
@@ -443,9 +538,23 @@ class Sequential(Layer):
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
         """One forward pass over all of x (no batching), as `model(x)` in Keras."""
-        x = _as_features(x, "x")
+        x = self._inputs(x)
         self._ensure_built(x)
         return self._forward(x, training=training)
+
+
+def _unique_log_names(names: list) -> list:
+    """Keras's log names for metrics: a repeated name gets "_1", "_2", ... appended."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        if name in seen:
+            unique.append(f"{name}_{seen[name]}")
+            seen[name] += 1
+        else:
+            unique.append(name)
+            seen[name] = 1
+    return unique
 
 
 def from_keras(keras_model) -> Sequential:

@@ -3,7 +3,7 @@
 Everything here is derived from what the classes declare: a layer's `get_config` and its
 weights (`add_weight`), an optimizer's `get_config` and slots, a loss's `get_config`. There is
 no list of classes to keep in step: a built-in class is found among the subclasses of `Layer`,
-`Optimizer` or `Loss` defined in tinynn, and a user's own class is found in the registry
+`Optimizer`, `Loss` or `Metric` defined in tinynn, and a user's own class is found in the registry
 (`@register_keras_serializable()`) or in `custom_objects=` given to `load_model`, as in Keras.
 
 Loading runs no code from the file: it calls only the `from_config` (constructors) of classes
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tinynn import config, io, losses, optimizers, utils
+from tinynn import config, io, losses, metrics, optimizers, utils
 from tinynn.layers import Layer
 
 _CUSTOM_OBJECTS: dict[str, type] = {}
@@ -173,7 +173,7 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
     if model.loss is not None:
         header["compile"] = {"optimizer": serialize_keras_object(opt),
                              "loss": serialize_keras_object(model.loss),
-                             "metrics": list(model.metrics_names[1:])}
+                             "metrics": [_serialize_metric(m) for m in model._metric_specs]}
         if include_optimizer:
             slots = {slot: [add("optimizer", "optimizer", a, slot=slot) for a in state]
                      for slot, state in opt.slots().items()}
@@ -245,12 +245,37 @@ def _set_weights(reader, model, header: dict, arrays: dict) -> None:
         raise reader.error(f"it holds weights of layers the model does not have: {list(stored)}.")
 
 
+def _serialize_metric(metric):
+    """A compile metric as saved: a name stays a name, a metric object is serialized like a
+    layer, a function is kept by its name (found again in custom_objects when loading)."""
+    if isinstance(metric, str):
+        return metric
+    if isinstance(metric, metrics.Metric):
+        return serialize_keras_object(metric)
+    return {"function": metric.__name__}
+
+
+def _deserialize_metric(spec, custom_objects, i: int):
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict) and "function" in spec:
+        name = str(spec["function"])
+        fn = (custom_objects or {}).get(name) or _CUSTOM_OBJECTS.get(name)
+        if fn is None:
+            raise ValueError(f"metric {i} is the function {name!r}: pass it to load_model as "
+                             f"custom_objects={{{name!r}: {name}}}.")
+        return fn
+    return deserialize_keras_object(spec, metrics.Metric, custom_objects, f"metric {i}")
+
+
 def _compile(reader, model, cfg: dict, custom_objects) -> None:
     try:
         optimizer = deserialize_keras_object(cfg["optimizer"], optimizers.Optimizer,
                                              custom_objects, "the optimizer")
         loss = deserialize_keras_object(cfg["loss"], losses.Loss, custom_objects, "the loss")
-        model.compile(optimizer=optimizer, loss=loss, metrics=list(cfg["metrics"]))
+        model.compile(optimizer=optimizer, loss=loss,
+                      metrics=[_deserialize_metric(m, custom_objects, i)
+                               for i, m in enumerate(cfg["metrics"])])
     except ValueError as e:
         raise reader.error(f"invalid compile settings: {e}") from e
 
