@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tinynn import layers, losses, optimizers
+from tinynn import layers, losses, optimizers, saving
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [c for _, c in inspect.getmembers(layers, inspect.isclass)
@@ -17,6 +17,12 @@ LAYERS = [c for _, c in inspect.getmembers(layers, inspect.isclass)
 def test_layer_docstrings_state_forward_and_backward(cls):
     doc = inspect.getdoc(cls)
     assert "Y =" in doc and "Backward" in doc and "dX" in doc, doc
+
+
+@pytest.mark.parametrize("cls", saving.builtin_classes(losses.Loss), ids=lambda c: c.__name__)
+def test_loss_docstrings_state_forward_and_backward(cls):
+    doc = inspect.getdoc(cls)
+    assert "Forward" in doc and "Backward" in doc and "Defaults to" in doc, doc
 
 
 def test_loss_and_optimizer_docstrings_state_their_formulas():
