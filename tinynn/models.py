@@ -10,8 +10,8 @@ import warnings
 import numpy as np
 
 from tinynn import backend, interop, losses, optimizers, safety, saving, utils
-from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
+from tinynn.compile_utils import CompileMetrics
 from tinynn.layers import InputLayer, Layer, _unique_name
 from tinynn.progbar import Progbar
 from tinynn.saving import load_model
@@ -55,8 +55,7 @@ class Sequential(Layer):
         self.built = False
         self.optimizer = self.loss = None
         self.metrics_names: list[str] = []
-        self._metric_specs: list = []
-        self._compiled_metrics: list[metrics_module.Metric] | None = None
+        self._compiled: CompileMetrics | None = None
         self.stop_training = False
         self.history = History()
         for layer in layers or []:
@@ -204,19 +203,8 @@ class Sequential(Layer):
             )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        if metrics is not None and not isinstance(metrics, (list, tuple)):
-            raise TypeError(
-                f"compile expected metrics to be a list such as ['accuracy'], got "
-                f"metrics={metrics!r}."
-            )
-        for m in metrics or []:
-            metrics_module.check(m)
-        self._metric_specs = list(metrics or [])
-        self._compiled_metrics = None  # built on the first batch, when y's shape is known
-        self._loss_tracker = metrics_module.Mean(name="loss")
-        names = [m if isinstance(m, str) else getattr(m, "name", None)
-                 or metrics_module.snake_case(m.__name__) for m in self._metric_specs]
-        self.metrics_names = ["loss", *_unique_log_names(names)]
+        self._compiled = CompileMetrics(self.loss, metrics)  # the logs of fit and evaluate
+        self.metrics_names = self._compiled.names
         # Keras's TensorFlow backend computes a cross-entropy from the logits of a final
         # sigmoid or softmax: this twin of the loss takes them (see _logits_layer).
         self._logits_loss = (type(self.loss).from_config({**self.loss.get_config(),
@@ -346,37 +334,19 @@ class Sequential(Layer):
         if y is None:
             raise ValueError(f"{method}() requires y, the targets of x.")
         y = self._as_targets(y, x.shape[0])
-        if self._compiled_metrics is None:  # Keras resolves "accuracy" from these shapes
-            self._compiled_metrics = [
-                metrics_module.for_compile(m, y.shape, (y.shape[0], *self.output_shape[1:]))
-                for m in self._metric_specs]
+        self._compiled.build(y.shape, (y.shape[0], *self.output_shape[1:]))  # once, as Keras
         return x, y
 
-    def _reset_metrics(self) -> None:
-        for m in (self._loss_tracker, *self._compiled_metrics):
-            m.reset_state()
+    @property
+    def _metric_specs(self) -> list:
+        """compile's metrics as given (names, objects, functions): what saving keeps."""
+        return self._compiled.specs if self._compiled is not None else []
 
     def _update_metrics(self, y: np.ndarray, Y: np.ndarray, values: np.ndarray) -> None:
-        """Add a batch to the loss's running mean and to every metric (the logs of fit)."""
-        if self.loss.reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
-            self._loss_tracker.update_state(values)  # the batch means, weighted by batch size
-        else:  # Keras weights the reduced batch loss by the batch size
-            self._loss_tracker.update_state(self.loss.reduce_values(values),
-                                            sample_weight=len(values))
-        if self._compiled_metrics:
-            source = self._logits_layer(Y)
-            logits = None if source is None else source._Z
-            for m in self._compiled_metrics:
-                m._update_from_model(y, Y, logits)
-
-    def _metric_results(self) -> dict:
-        """{name: value}: "loss" and each metric, names made unique as Keras makes them
-        ("auc", "auc_1"), keys sorted as Keras 3's logs are."""
-        names = _unique_log_names([m.name for m in self._compiled_metrics])
-        logs = {"loss": self._loss_tracker.result(),
-                **{name: m.result() for name, m in zip(names, self._compiled_metrics,
-                                                         strict=True)}}
-        return dict(sorted(logs.items()))
+        """Add a batch to the logs: the loss's running mean and every metric; cross-entropy
+        metrics get the logits of a final sigmoid or softmax, as in Keras."""
+        source = self._logits_layer(Y) if self._compiled.metrics else None
+        self._compiled.update(y, Y, values, None if source is None else source._Z)
 
     def _run_batches(self, x, y, batch_size: int, order: np.ndarray, step,
                      on_batch_begin=None, on_batch_end=None):
@@ -387,7 +357,7 @@ class Sequential(Layer):
         last, smaller batch weighs less (as in Keras). `on_batch_end(i, logs)` returning True
         stops the loop.
         """
-        self._reset_metrics()
+        self._compiled.reset()
         logs = {}
         for i, start in enumerate(range(0, len(order), batch_size)):
             if on_batch_begin is not None:
@@ -395,7 +365,7 @@ class Sequential(Layer):
             idx = order[start:start + batch_size]
             values, Y = step(x[idx], y[idx])
             self._update_metrics(y[idx], Y, values)
-            logs = self._metric_results()
+            logs = self._compiled.results()
             if on_batch_end is not None and on_batch_end(i, logs):
                 break
         return logs
@@ -513,9 +483,7 @@ class Sequential(Layer):
             bar.update(bar.target, logs, finalize=True)
         if return_dict:
             return logs
-        names = ["loss", *(m.name for m in self._compiled_metrics)]
-        values = [logs[name] for name in names if name in logs]
-        values += [logs[key] for key in sorted(logs) if key not in names]
+        values = self._compiled.in_order(logs)
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size: "int | None" = None, verbose="auto") -> np.ndarray:
@@ -541,20 +509,6 @@ class Sequential(Layer):
         x = self._inputs(x)
         self._ensure_built(x)
         return self._forward(x, training=training)
-
-
-def _unique_log_names(names: list) -> list:
-    """Keras's log names for metrics: a repeated name gets "_1", "_2", ... appended."""
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        if name in seen:
-            unique.append(f"{name}_{seen[name]}")
-            seen[name] += 1
-        else:
-            unique.append(name)
-            seen[name] = 1
-    return unique
 
 
 def from_keras(keras_model) -> Sequential:
