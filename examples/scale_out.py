@@ -161,16 +161,29 @@ def worker(handover: Path):
 
 # ----- the driver: tinynn before and after, and the two local workers ---------------------------
 
-def free_port() -> int:
-    """A port nobody listens on now (the OS picks it); a worker binds it a moment later."""
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """`n` distinct ports nobody listens on now (the OS picks them, all sockets held open until
+    every port is chosen, so no two are the same); the workers bind them a moment later."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("localhost", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
-def run_workers(handover: Path, n: int) -> None:
-    """Start `n` workers on this machine, one TF_CONFIG each, and wait for all of them."""
-    cluster = {"worker": [f"localhost:{free_port()}" for _ in range(n)]}
+def run_workers(handover: Path, n: int) -> str | None:
+    """Start `n` workers on this machine, one TF_CONFIG each, and wait for all of them.
+
+    Returns None when every worker succeeded, or else what went wrong: if one worker fails, the
+    others would wait for it forever, so they are stopped, and the report names the worker that
+    failed first (the others' exit codes are only the stop) with the end of its stderr."""
+    for stale in [*handover.glob("worker*.json"), handover / "history.json",
+                  handover / "trained.keras"]:
+        stale.unlink(missing_ok=True)  # a previous attempt's results
+    cluster = {"worker": [f"localhost:{port}" for port in free_ports(n)]}
     threads = str(max(1, (os.cpu_count() or 1) // n))  # they share this machine's cores
     procs = []
     for i in range(n):
@@ -180,15 +193,26 @@ def run_workers(handover: Path, n: int) -> None:
         with open(handover / f"worker{i}.err", "w") as err:
             procs.append(subprocess.Popen([sys.executable, __file__, "--worker", str(handover)],
                                           env=env, stderr=err))
-    while any(p.poll() is None for p in procs):  # one failed worker would leave the rest waiting
-        if any(p.poll() for p in procs):
-            for p in procs:
-                p.kill()
+    first_failed = None
+    while first_failed is None and any(p.poll() is None for p in procs):
+        first_failed = next((i for i, p in enumerate(procs) if p.poll()), None)
         time.sleep(0.2)
-    for i, p in enumerate(procs):
-        if p.returncode:
-            tail = (handover / f"worker{i}.err").read_text().splitlines()[-15:]
-            sys.exit(f"worker {i} failed (exit {p.returncode}):\n" + "\n".join(tail))
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+    if first_failed is None:
+        first_failed = next((i for i, p in enumerate(procs) if p.returncode), None)
+    if first_failed is None:
+        return None
+    lines = []
+    for i in [first_failed, *(i for i in range(n) if i != first_failed)]:
+        code = procs[i].returncode
+        how = f"killed by signal {-code}" if code < 0 else f"exit {code}"
+        role = "failed first" if i == first_failed else "then stopped"
+        tail = (handover / f"worker{i}.err").read_text().splitlines()[-25:]
+        lines += [f"worker {i} {role} ({how}):", *tail]
+    return "\n".join(lines)
 
 
 def main():
@@ -232,9 +256,16 @@ def main():
     (handover / "plan.json").write_text(json.dumps(plan))
 
     # 3. The workers (here: processes on this machine; on a cluster: one per machine).
-    print(f"starting {args.workers} workers (MultiWorkerMirroredStrategy) ...", flush=True)
     start = time.perf_counter()
-    run_workers(handover, args.workers)
+    for attempt in (1, 2):  # as a cluster manager would, restart failed workers (once here)
+        print(f"starting {args.workers} workers (MultiWorkerMirroredStrategy), attempt "
+              f"{attempt} ...", flush=True)
+        failure = run_workers(handover, args.workers)  # every attempt starts from start.keras
+        if not failure:
+            break
+        print(f"attempt {attempt} failed:\n{failure}", flush=True)
+    else:
+        sys.exit("the workers failed twice")
     reports = [json.loads((handover / f"worker{i}.json").read_text())
                for i in range(args.workers)]
     print(f"{args.workers} workers trained {args.epochs} epochs in "

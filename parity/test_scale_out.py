@@ -19,6 +19,10 @@ def test_two_tensorflow_workers_train_the_exported_model_and_tinynn_gets_it_back
                          timeout=600, check=False)
     out = run.stdout
     assert run.returncode == 0, out + run.stderr
+    # the example restarts failed workers once (as a cluster manager would): judge the last attempt
+    *failed, last = out.split("starting 2 workers (MultiWorkerMirroredStrategy)")
+    if len(failed) > 1:
+        print("the first attempt failed, the second ran:", failed[-1], file=sys.stderr)
 
     # the export is faithful, before and after the distributed training
     gaps = [float(g) for g in re.findall(r"prediction(?: on 1,000 test images)? = (\S+?);?\s", out)]
@@ -26,7 +30,7 @@ def test_two_tensorflow_workers_train_the_exported_model_and_tinynn_gets_it_back
 
     # two workers, one step at a time: the same epoch logs, each half the data, same weights
     epochs = re.findall(r"\[worker (\d)\] epoch 1/1: (\d+) steps of 2 x 32 images in \S+ s - "
-                        r"(loss .*)", out)
+                        r"(loss .*)", last)
     assert sorted(w for w, _, _ in epochs) == ["0", "1"], out
     assert epochs[0][1:] == epochs[1][1:], epochs
     assert "each read 1350, 1350 training images" in out
