@@ -371,3 +371,40 @@ def test_fit_reshuffles_the_data_every_epoch_even_when_seeded():
     model.fit(x, y, epochs=3, batch_size=8, callbacks=[NewEpoch()], verbose=0)
     assert len(orders) == 3 and all(sorted(o) == list(range(n)) for o in orders)
     assert len({tuple(o) for o in orders}) == 3, "the same order was used in two epochs"
+
+
+def test_a_model_nested_in_another_as_in_the_tensorflow_beginner_tutorial(tmp_path):
+    """TensorFlow's "basic classification" tutorial: train on logits, then wrap the model with
+    `Sequential([model, layers.Softmax()])`. The outer model takes the inner one's input shape,
+    predicts softmax(inner logits), trains the inner weights exactly as the same layers laid out
+    flat would, and saves and loads like any model."""
+    def inner(seed):
+        tinynn.utils.set_random_seed(seed)
+        return tinynn.Sequential([layers.Flatten(input_shape=(4, 2)), layers.Dense(6, "relu"),
+                                  layers.Dense(3)])
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 4, 2)).astype(np.float32), rng.integers(0, 3, 40)
+    model = inner(0)
+    probability_model = tinynn.Sequential([model, layers.Softmax()])
+    assert probability_model.input_shape == (None, 4, 2)
+    assert probability_model.output_shape == (None, 3)
+    logits = model.predict(x, verbose=0)
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(probability_model.predict(x, verbose=0),
+                               expected / expected.sum(1, keepdims=True), rtol=1e-6)
+
+    flat = inner(0)
+    flat = tinynn.Sequential([*[layer for layer in flat.layers], layers.Softmax()])
+    for m in (probability_model, flat):
+        m.compile(optimizer=tinynn.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        m.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    assert not np.allclose(model.get_weights()[0], inner(0).get_weights()[0])  # it trained
+    for a, b in zip(probability_model.get_weights(), flat.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    probability_model.save(tmp_path / "nested.npz")
+    loaded = tinynn.models.load_model(tmp_path / "nested.npz")
+    assert [type(layer).__name__ for layer in loaded.layers] == ["Sequential", "Softmax"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0),
+                                  probability_model.predict(x, verbose=0))

@@ -79,7 +79,9 @@ class Sequential(Layer):
         if isinstance(layer, InputLayer) or (not self.layers and layer.input_shape):
             if self.layers:
                 raise ValueError("An Input can only be the first element of a Sequential.")
-            self.input_shape = (None, *layer.input_shape)
+            # a layer's input_shape is one sample's; a model's, as in Keras, has the batch first
+            sample = layer.input_shape[1:] if isinstance(layer, Sequential) else layer.input_shape
+            self.input_shape = (None, *sample)
             if isinstance(layer, InputLayer):
                 return
         self.layers.append(layer)
@@ -133,6 +135,12 @@ class Sequential(Layer):
     def weights(self) -> list[np.ndarray]:
         """All weights in Keras's order: for each layer, its trainable then its other weights."""
         return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def weight_names(self) -> list[str]:
+        """Names of `weights`, in the same order, as "layer/weight" (so a model nested in another
+        is saved and loaded like any layer)."""
+        return [f"{layer.name}/{n}" for layer in self.layers for n in layer.weight_names]
 
     @property
     def gradients(self) -> list[np.ndarray]:
