@@ -27,7 +27,8 @@ from typing import BinaryIO
 import numpy as np
 
 FORMAT, VERSION = "tinynn-model", 1
-FLOAT_DTYPES = ("<f4", "<f8")
+# float weights and optimizer state, and int64 counters (a Normalization layer's `count`)
+ARRAY_DTYPES = ("<f4", "<f8", "<i8")
 
 
 # ----- atomic writing -------------------------------------------------------------------------
@@ -134,7 +135,7 @@ class Reader:
             what = (f"weight '{e['layer']}/{e['name']}'" if e["role"] == "weight"
                     else f"optimizer state '{e['slot']}'")
             a = self.member(e["key"], what)
-            if a.dtype.str not in FLOAT_DTYPES or a.dtype.str != e["dtype"]:
+            if a.dtype.str not in ARRAY_DTYPES or a.dtype.str != e["dtype"]:
                 raise self.error(f"{what} ('{e['key']}') has dtype {a.dtype}, expected "
                                  f"{np.dtype(e['dtype'])}.")
             if list(a.shape) != e["shape"]:

@@ -263,7 +263,7 @@ def _read_layers(f, model, path, strict: bool, skip_mismatch: bool = False) -> N
             warnings.warn(f"Skipping loading weights for {message}", stacklevel=3)
             continue
         try:
-            pending.append((layer, [_read(group, str(i), w.shape, "f", path,
+            pending.append((layer, [_read(group, str(i), w.shape, w.dtype.kind, path,
                                           f"{where}/{i} ('{layer.name}' {name})")
                                     for i, (name, w) in enumerate(zip(layer.weight_names, own,
                                                                       strict=True))]))

@@ -161,9 +161,7 @@ class Layer:
         if value.shape != shape:
             raise ValueError(f"Layer '{self.name}': initializer {initializer!r} returned shape "
                              f"{value.shape} for weight {name!r} of shape {shape}.")
-        array = np.ascontiguousarray(value, dtype=dtype)
-        if not array.flags.owndata:
-            array = array.copy()
+        array = np.array(value, dtype=dtype, order="C")  # its own copy; a scalar stays 0-d
         self.params._add(name, array)
         if trainable:
             self.grads._add(name, np.zeros_like(array))
