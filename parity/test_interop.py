@@ -188,3 +188,24 @@ def test_new_layers_activations_and_initializers_travel_both_ways(keras, floatx,
                 ours, theirs = getattr(t_layer, key), k_layer.get_config()[key]
                 assert theirs["class_name"] == type(ours).__name__, (t_layer.name, key)
                 assert theirs["config"] == ours.get_config(), (t_layer.name, key)
+
+
+@pytest.mark.parametrize("axis", [-1, None])
+def test_an_adapted_normalization_travels_both_ways(keras, floatx, axis):
+    """Its statistics are weights: to_keras sets them in Keras (and has Keras's layer read them,
+    which it does only after finalize_state()), from_keras brings them back."""
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=(50, 3)) * [1, 10, 100] + [0, 5, -50]).astype(floatx)
+    normalizer = tinynn.layers.Normalization(axis=axis)
+    normalizer.adapt(x)
+    t_model = tinynn.Sequential([tinynn.Input((3,)), normalizer, tinynn.layers.Dense(2)])
+    exported = t_model.to_keras()
+    np.testing.assert_allclose(exported.predict(x, verbose=0), t_model.predict(x, verbose=0),
+                               **tolerance(floatx))
+    k_normalizer = keras.layers.Normalization(axis=axis)
+    k_normalizer.adapt(x)
+    k_model = keras.Sequential([keras.Input((3,)), k_normalizer, keras.layers.Dense(2)])
+    back = tinynn.models.from_keras(k_model)
+    assert back.layers[0].get_config()["axis"] == list(k_normalizer.axis)
+    np.testing.assert_allclose(back.predict(x, verbose=0), k_model.predict(x, verbose=0),
+                               **tolerance(floatx))

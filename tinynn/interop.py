@@ -6,11 +6,12 @@ also the way out for users who outgrow one machine: export to Keras and use Tens
 distribution tools. Keras is imported only when `to_keras` is called, never at `import tinynn`.
 
 Supported layers: Dense, Dropout, Flatten, Activation, Softmax (last axis), ReLU, LeakyReLU,
-ELU, PReLU, GaussianNoise, GaussianDropout, BatchNormalization and LayerNormalization (last
-axis, no constraints, no renorm), with their Keras arguments (configs map by name; initializers
-and the regularizers L1, L2, L1L2 travel as their Keras names or configs). Weights travel in
-Keras's order (kernel (n_in, units), then bias, per Dense; gamma, beta, moving_mean,
-moving_variance per BatchNormalization).
+ELU, PReLU, GaussianNoise, GaussianDropout, Normalization (any axis), BatchNormalization and
+LayerNormalization (last axis, no constraints, no renorm), with their Keras arguments (configs
+map by name; initializers and the regularizers L1, L2, L1L2 travel as their Keras names or
+configs). Weights travel in Keras's order (kernel (n_in, units), then bias, per Dense; gamma,
+beta, moving_mean, moving_variance per BatchNormalization; mean, variance, count per
+Normalization).
 """
 
 from tinynn import activations, initializers, regularizers, saving
@@ -34,6 +35,7 @@ _ARGUMENTS = {
     "GaussianDropout": ("rate",),
     "BatchNormalization": ("momentum", *_NORMALIZATION),
     "LayerNormalization": ("rms_scaling", *_NORMALIZATION),
+    "Normalization": ("axis", "mean", "variance", "invert"),
 }
 # Keras arguments tinynn does not have: refused unless at their "off" value.
 _ABSENT = ("kernel_constraint", "bias_constraint", "beta_constraint", "gamma_constraint",
@@ -86,8 +88,9 @@ def _converted_layer(layer) -> tl.Layer:
     config = layer.get_config()
     extra = [name for name in _ABSENT if config.get(name) not in (None, False)]
     axis = config.get("axis", -1)
-    if kind.endswith("Normalization") and axis not in (-1, [-1]) and axis != len(
-            layer.input.shape) - 1 and axis != [len(layer.input.shape) - 1]:
+    last = len(layer.input.shape) - 1
+    if kind in ("BatchNormalization", "LayerNormalization") and axis not in (-1, [-1], last,
+                                                                              [last]):
         extra.append(f"axis={axis} (tinynn normalizes along the last axis only)")
     if extra:
         raise ValueError(f"from_keras: {kind} layer '{layer.name}' uses {', '.join(extra)}, "
@@ -174,6 +177,9 @@ def to_keras(model):
         name=model.name,
     )
     keras_model.set_weights(weights)
+    for layer in keras_model.layers:  # Keras's Normalization reads set_weights' values only then
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
     if model.loss is not None:
         _compile_like(keras, keras_model, model)
     return keras_model
