@@ -53,6 +53,10 @@ def test_flatten_input_shape_and_add_are_equivalent_to_input():
     b.add(layers.Dense(10))
     assert a.count_params() == b.count_params() == 7850
     assert [w.shape for w in a.get_weights()] == [(784, 10), (10,)]
+    c = tinynn.Sequential()  # the Keras guide to callbacks: Dense(1, input_dim=784)
+    c.add(layers.Dense(1, input_dim=784))
+    assert c.input_shape == (None, 784) and c.count_params() == 785
+    assert layers.Dense(1, input_dim=3, input_shape=(5,)).input_shape == (3,)  # as in Keras
 
 
 def test_unbuilt_model_builds_on_first_data():

@@ -103,11 +103,16 @@ class Layer:
         activity_regularizer: a penalty R on the layer's output Y ("l1", "l2" or a
             `tinynn.regularizers` object): R(Y) / N, N the batch size, is added to the loss, as
             in Keras 3. Defaults to None.
+        input_dim: Keras's older spelling of `input_shape=(input_dim,)`, e.g.
+            `Dense(1, input_dim=784)`; it wins over `input_shape`, as in Keras. Defaults to None.
     """
 
     def __init__(self, name: "str | None" = None, input_shape: "tuple | None" = None,
-                 trainable: bool = True, activity_regularizer=None):
+                 trainable: bool = True, activity_regularizer=None,
+                 input_dim: "int | None" = None):
         self.name = name or _unique_name(snake_case(type(self).__name__))
+        if input_dim is not None:
+            input_shape = (input_dim,)
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self.trainable = bool(trainable)
         self.params = WeightDict(self, "weight")
