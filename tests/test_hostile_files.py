@@ -1,0 +1,589 @@
+"""Hostile model files (issue 12): tinynn's own `.npz` archive, edited, bombed, flipped, raced
+and killed mid-save. Every file is small and generated here (a "1 GiB" member is 1 MB of deflate
+on disk); every refused load must end in one ValueError / TypeError / OSError naming the file,
+with a peak memory (tracemalloc) under 2x a legitimate model of the declared architecture or
+100 MB, whichever is smaller; a save killed with SIGKILL leaves no temporary file once the next
+save has run; two savers with overwrite=False never both succeed."""
+
+import builtins
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+
+import tinynn
+from tinynn import io, layers
+from tinynn.callbacks import ModelCheckpoint
+from tinynn.models import load_model
+from tinynn.saving import load_training_state
+
+HIDDEN, N_IN = 4, 3
+CLEAR = (ValueError, TypeError, OSError)
+
+
+def make(seed=0, units=HIDDEN):
+    tinynn.utils.set_random_seed(seed)
+    model = tinynn.Sequential([tinynn.Input((N_IN,)), layers.Dense(units, name="hidden"),
+                               layers.Dense(2, name="out")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(seed).normal(size=(16, N_IN)).astype(tinynn.config.floatx())
+    model.fit(x, (x[:, 0] > 0).astype(int), epochs=1, batch_size=8, verbose=0)
+    return model
+
+
+@pytest.fixture
+def path(tmp_path):
+    p = tmp_path / "model.npz"
+    make().save(p)
+    return p
+
+
+def members(path) -> dict:
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def npy(a) -> bytes:
+    import io as _io
+    buffer = _io.BytesIO()
+    np.lib.format.write_array(buffer, np.asarray(a), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def npy_head(shape, dtype="<f4") -> bytes:
+    """The npy header (magic included) of an array of `shape` and `dtype`, without data."""
+    import io as _io
+    buffer = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False,
+                                                  "shape": tuple(shape)})
+    return buffer.getvalue()
+
+
+def npy_data(raw: bytes) -> bytes:
+    """The data of an npy member, after its header."""
+    import io as _io
+    buffer = _io.BytesIO(raw)
+    np.lib.format.read_magic(buffer)
+    np.lib.format.read_array_header_1_0(buffer)
+    return raw[buffer.tell():]
+
+
+def header_of(path) -> dict:
+    with np.load(path) as z:
+        return json.loads(z["header"].tobytes())
+
+
+def write_members(path, files: dict) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+
+
+def edit_header(path, edit=None, text=None) -> None:
+    """Rewrite header.npy with `edit(header)` applied, or with the raw JSON `text`."""
+    header = header_of(path)
+    if edit is not None:
+        edit(header)
+    raw = (text(json.dumps(header)) if text else json.dumps(header)).encode()
+    files = members(path)
+    files["header.npy"] = npy(np.frombuffer(raw, np.uint8))
+    write_members(path, files)
+
+
+def peak_bytes(fn):
+    """(the exception fn() raised or None, peak bytes allocated meanwhile, per tracemalloc)."""
+    tracemalloc.start()
+    try:
+        fn()
+        raised = None
+    except Exception as e:  # returned to the test, which checks its type and message
+        raised = e
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return raised, peak
+
+
+_LEGITIMATE_PEAK = []
+
+
+def legitimate_peak(tmp_path_factory) -> int:
+    """The peak memory of loading the untouched test model (after a warm-up load)."""
+    if not _LEGITIMATE_PEAK:
+        path = tmp_path_factory.mktemp("legitimate") / "model.npz"
+        make().save(path)
+        load_model(path)
+        _LEGITIMATE_PEAK.append(peak_bytes(lambda: load_model(path))[1])
+    return _LEGITIMATE_PEAK[0]
+
+
+@pytest.fixture(autouse=True)
+def _legitimate(tmp_path_factory):
+    legitimate_peak(tmp_path_factory)
+
+
+def assert_refused(path, fn, match, legitimate_bytes=10**12):
+    """fn() raises one clear error naming the file and saying `match`, with a peak memory
+    under 2x what loading a legitimate model of the declared architecture takes (its weights'
+    bytes, at least what loading the untouched small test model takes), or 100 MB."""
+    error, peak = peak_bytes(fn)
+    assert isinstance(error, CLEAR), f"{type(error).__name__}: {error}"
+    assert str(path) in str(error), str(error)
+    assert match in str(error), str(error)
+    bound = min(2 * max(legitimate_bytes, _LEGITIMATE_PEAK[0]), 100e6)
+    assert peak < bound, f"peak {peak / 1e6:.1f} MB, bound {bound / 1e6:.1f} MB"
+    return error
+
+
+def dense_bytes(n_in, units, itemsize=4):
+    """The weights of the test model's architecture with `n_in` inputs and `units` hidden."""
+    return itemsize * (n_in * units + units + units * 2 + 2)
+
+
+# ----- the architecture checked against the stored arrays before anything is allocated -------
+
+@pytest.mark.parametrize("size", [20000, 40000, 10**6])
+def test_an_edited_architecture_is_refused_before_building(path, size):
+    """input_shape=[size], units=size in a 6 kB file: the kernel the architecture implies is
+    compared with the stored array's npy header before it is allocated (before: 6.1 GB for
+    20000, OOM-killed at 40000, a raw MemoryError of 7.28 TiB for 10^6)."""
+    def edit(h):
+        h["model"]["input_shape"] = [size]
+        h["model"]["layers"][0]["config"]["units"] = size
+    edit_header(path, edit)
+    assert_refused(path, lambda: load_model(path),
+                   f"weight 'hidden/kernel' of shape ({size}, {size})",
+                   dense_bytes(size, size))
+
+
+def test_edited_shapes_in_both_headers_are_refused_by_the_member_size(path):
+    """The tinynn header and the npy header both say (40000, 40000), the data is 48 bytes."""
+    def edit(h):
+        h["model"]["input_shape"] = [40000]
+        h["model"]["layers"][0]["config"]["units"] = 40000
+        h["arrays"][0]["shape"] = [40000, 40000]
+    edit_header(path, edit)
+    files = members(path)
+    files["weight_0.npy"] = npy_head((40000, 40000)) + npy_data(files["weight_0.npy"])
+    write_members(path, files)
+    assert_refused(path, lambda: load_model(path), "'weight_0.npy' declares",
+                   dense_bytes(40000, 40000))
+
+
+def test_an_npy_header_declaring_2_to_the_40_floats_is_refused(path):
+    files = members(path)
+    files["weight_1.npy"] = npy_head((1 << 40,)) + npy_data(files["weight_1.npy"])
+    write_members(path, files)
+    for load in (lambda: load_model(path), lambda: load_training_state(make(), path)):
+        assert_refused(path, load, "'weight_1.npy' declares", dense_bytes(N_IN, HIDDEN))
+
+
+def deflate_bomb(prefix: bytes, chunk: bytes, count: int) -> bytes:
+    """A raw deflate stream of prefix + chunk * count, made in milliseconds: each block is
+    full-flushed, so the compressed chunk can be repeated."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    return head + block * count + b"\x03\x00"  # an empty final block
+
+
+def raw_zip(path, files: dict, bombs: dict) -> None:
+    """A zip of `files` (stored) and `bombs` {name: (deflate stream, crc, inflated size)}."""
+    out, directory = bytearray(), bytearray()
+    entries = [(n, d, zlib.crc32(d), len(d), 0) for n, d in files.items()]
+    entries += [(n, d, crc, size, 8) for n, (d, crc, size) in bombs.items()]
+    for name, data, crc, size, method in entries:
+        offset, raw_name = len(out), name.encode()
+        fields = (20, 0, method, 0, 33, crc, len(data), size, len(raw_name))
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields, 0) + raw_name + data
+        directory += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *fields, 0, 0, 0, 0,
+                                 0, offset) + raw_name
+    out += directory + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries),
+                                   len(directory), len(out), 0)
+    path.write_bytes(bytes(out))
+
+
+def zeros_crc(chunk: bytes, count: int, prefix: bytes = b"") -> int:
+    crc = zlib.crc32(prefix)
+    for _ in range(count):
+        crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def test_a_1_mb_member_inflating_to_1_gib_is_refused_unread(path):
+    """weight_0.npy: an npy header of (2^28,) float32 and 1 GiB of zeros in 1 MB of deflate,
+    with the tinynn header edited to match (before: inflated, 1 GB)."""
+    edit_header(path, lambda h: h["arrays"][0].update(shape=[1 << 28]))
+    files = members(path)
+    head = npy_head((1 << 28,))
+    chunk, count = bytes(1 << 20), 1024
+    stream = deflate_bomb(head, chunk, count)
+    assert len(stream) < 1.1e6
+    bomb = (stream, zeros_crc(chunk, count, head), len(head) + count * len(chunk))
+    del files["weight_0.npy"]
+    raw_zip(path, files, {"weight_0.npy": bomb})
+    assert_refused(path, lambda: load_model(path), "'weight_0.npy'", dense_bytes(N_IN, HIDDEN))
+
+
+def test_a_header_of_json_and_1_gib_of_spaces_is_refused_unread(path):
+    """Valid JSON followed by 1 GiB of spaces in 1 MB of deflate (before: it loaded, 3.1 GB)."""
+    text = json.dumps(header_of(path)).encode()
+    chunk, count = b" " * (1 << 20), 1024
+    size = len(text) + count * len(chunk)
+    head = npy_head((size,), "|u1")
+    stream = deflate_bomb(head + text, chunk, count)
+    files = members(path)
+    del files["header.npy"]
+    raw_zip(path, files, {"header.npy": (stream, zeros_crc(chunk, count, head + text),
+                                         len(head) + size)})
+    assert_refused(path, lambda: load_model(path), "the header ('header.npy')",
+                   dense_bytes(N_IN, HIDDEN))
+
+
+def test_a_member_inflating_past_its_declared_size_is_read_only_that_far(path):
+    """The zip says 176 bytes (what the npy header implies), the deflate stream behind them
+    holds 1 GiB more: reading stops at the declared size, the weights are the real ones and
+    the peak is a normal load's (this held before too: zipfile stops there)."""
+    files = members(path)
+    real = files.pop("weight_0.npy")
+    chunk, count = bytes(1 << 20), 1024
+    stream = deflate_bomb(real, chunk, count)
+    raw_zip(path, files, {"weight_0.npy": (stream, zlib.crc32(real), len(real))})
+    error, peak = peak_bytes(lambda: load_model(path))
+    assert error is None and peak < 2 * _LEGITIMATE_PEAK[0], (error, peak)
+    np.testing.assert_array_equal(load_model(path).get_weights()[0], make().get_weights()[0])
+
+
+def test_process_memory_of_a_refused_architecture_stays_small(path):
+    """The 10^6 edit in a fresh process, measured by the kernel (ru_maxrss)."""
+    def edit(h):
+        h["model"]["input_shape"] = [10**6]
+        h["model"]["layers"][0]["config"]["units"] = 10**6
+    edit_header(path, edit)
+    code = f"""
+import resource
+from tinynn.models import load_model
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    load_model({str(path)!r})
+except ValueError:
+    pass
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert int(out.stdout) * 1024 < 50e6, f"grew {out.stdout.strip()} kB"
+
+
+# ----- what is not a regular file -----------------------------------------------------------
+
+def unblock(fifo) -> None:
+    """Give a reader blocked in open() its writer, so that a failing test does not hang."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass  # no reader waiting: nothing to unblock
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "/dev/null", "/dev/zero"])
+@pytest.mark.parametrize("loader", ["load_model", "load_training_state"])
+def test_what_is_not_a_regular_file_is_refused_without_blocking(tmp_path, kind, loader):
+    target = tmp_path / "model.npz" if kind in ("fifo", "directory") else kind
+    if kind == "fifo":
+        os.mkfifo(target)  # no writer: opening it for reading would block forever
+    elif kind == "directory":
+        os.mkdir(target)
+    model = make()
+    load = (lambda: load_model(target)) if loader == "load_model" else (
+        lambda: load_training_state(model, target))
+    outcome = []
+    thread = threading.Thread(target=lambda: outcome.append(peak_bytes(load)), daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():
+        unblock(target)
+        thread.join(5)
+        pytest.fail(f"{loader} blocked on a {kind}")
+    error, _ = outcome[0]
+    assert isinstance(error, ValueError) and f"{target}: it is not a regular file" in str(error), \
+        f"{type(error).__name__}: {error}"
+
+
+def test_a_symlink_to_a_model_file_loads(path):
+    link = path.with_name("link.npz")
+    link.symlink_to(path)
+    assert load_model(link).count_params() == make().count_params()
+
+
+def test_a_permission_error_is_an_os_error_naming_the_file(path, monkeypatch):
+    """Reported as such, not as "truncated or is not a tinynn model file". The test runs as
+    root, whom chmod does not stop, so opening the file is made to fail as it would."""
+    denied = str(path)
+
+    def guarded(real):
+        def opener(file, *args, **kwargs):
+            if not isinstance(file, int) and os.fspath(file) == denied:
+                raise PermissionError(13, "Permission denied", denied)
+            return real(file, *args, **kwargs)
+        return opener
+
+    monkeypatch.setattr(builtins, "open", guarded(builtins.open))
+    monkeypatch.setattr(os, "open", guarded(os.open))
+    with pytest.raises(PermissionError) as info:
+        load_model(path)
+    assert denied in str(info.value) and "truncated" not in str(info.value)
+
+
+# ----- dtypes -------------------------------------------------------------------------------
+
+def test_a_float64_file_whose_header_says_float32_is_refused(tmp_path, float64):
+    """Before: it loaded silently as float32, not bit-identical."""
+    path = tmp_path / "model.npz"
+    make().save(path)
+    tinynn.config.set_floatx("float32")
+    edit_header(path, lambda h: h.update(dtype="float32"))
+    assert_refused(path, lambda: load_model(path), "float64", dense_bytes(N_IN, HIDDEN, 8))
+
+
+def test_optimizer_state_of_another_dtype_is_refused(path):
+    """The moments stored as float64 (header and checksums consistent) in a float32 model:
+    before, they were cast silently."""
+    import hashlib
+    files = members(path)
+    header = header_of(path)
+    for e in header["arrays"]:
+        if e["role"] == "optimizer":
+            with np.load(path) as z:
+                a = z[e["key"]].astype(np.float64)
+            files[e["key"] + ".npy"] = npy(a)
+            e.update(dtype="<f8", sha256=hashlib.sha256(a.tobytes()).hexdigest())
+    files["header.npy"] = npy(np.frombuffer(json.dumps(header).encode(), np.uint8))
+    write_members(path, files)
+    assert_refused(path, lambda: load_model(path), "float64", dense_bytes(N_IN, HIDDEN))
+
+
+# ----- overwrite=False is an exclusive create -----------------------------------------------
+
+@pytest.mark.parametrize("name", ["m.npz", "m.keras", "m.weights.h5"])
+def test_two_savers_with_overwrite_false_never_both_succeed(tmp_path, monkeypatch, name):
+    """Both pass the exists-check before either file is in place (a barrier inside the write
+    holds them there): exactly one save succeeds, the other raises FileExistsError, and the
+    file is the winner's (before: both succeeded, one file replaced the other)."""
+    barrier = threading.Barrier(2, timeout=20)
+    real = io.atomic_write
+
+    def synchronized(target, write, *args, **kwargs):
+        def wait_then_write(f):
+            barrier.wait()
+            write(f)
+        return real(target, wait_then_write, *args, **kwargs)
+
+    monkeypatch.setattr(io, "atomic_write", synchronized)
+    target = tmp_path / name
+    models = [make(seed) for seed in (1, 2)]
+    results = {}
+
+    def save(i):
+        try:
+            if name.endswith(".weights.h5"):
+                models[i].save_weights(target, overwrite=False)
+            else:
+                models[i].save(target, overwrite=False)
+            results[i] = "saved"
+        except Exception as e:  # the loser's error, checked below
+            results[i] = e
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    winners = [i for i, r in results.items() if r == "saved"]
+    losers = [r for r in results.values() if r != "saved"]
+    assert len(winners) == 1 and len(losers) == 1, results
+    assert isinstance(losers[0], FileExistsError) and str(target) in str(losers[0])
+    fresh = make(3)
+    if name.endswith(".weights.h5"):
+        fresh.load_weights(target)
+    else:
+        fresh = load_model(target)
+    np.testing.assert_array_equal(fresh.get_weights()[0], models[winners[0]].get_weights()[0])
+    assert os.listdir(tmp_path) == [name]
+
+
+# ----- kill -9 during a save ----------------------------------------------------------------
+
+CHILD = """
+import sys, time
+import numpy as np
+import tinynn
+from tinynn import layers
+from tinynn.callbacks import ModelCheckpoint
+
+def stuck(f, *args, **kwargs):  # the writer, killed half-way
+    f.write(b"PK\\x03\\x04 half a file")
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(120)
+
+np.savez = stuck
+tinynn.keras_format.zipfile.ZipFile.writestr = lambda zf, *a: stuck(zf.fp)
+tinynn.utils.set_random_seed(0)
+model = tinynn.Sequential([tinynn.Input((3,)), layers.Dense(4), layers.Dense(2)])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+target = sys.argv[1]
+if sys.argv[2] == "checkpoint":
+    x = np.zeros((8, 3), np.float32)
+    model.fit(x, np.zeros(8, int), epochs=1, verbose=0, callbacks=[ModelCheckpoint(target)])
+else:
+    model.save(target)
+"""
+
+
+def temporaries(folder) -> list:
+    return sorted(n for n in os.listdir(folder) if n.endswith(".tmp"))
+
+
+def kill_mid_save(target, how):
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(target), how],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "writing"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        child.stdout.close()
+
+
+@pytest.mark.parametrize("name,how", [("model.npz", "save"), ("model.keras", "save"),
+                                      ("ckpt.npz", "checkpoint"), ("ckpt.keras", "checkpoint")])
+def test_a_save_killed_with_sigkill_leaves_no_temporary_after_the_next_save(tmp_path, name,
+                                                                             how):
+    target = tmp_path / name
+    kill_mid_save(target, how)
+    kill_mid_save(target, how)
+    left = temporaries(tmp_path)  # the second save removed the first one's (before: 2 left)
+    assert len(left) == 1 and left[0].startswith(f".{name}."), left
+    model = make()
+    if how == "checkpoint":
+        x = np.zeros((8, N_IN), np.float32)
+        model.fit(x, np.zeros(8, int), epochs=1, verbose=0, callbacks=[ModelCheckpoint(target)])
+    else:
+        model.save(target)
+    assert os.listdir(tmp_path) == [name]
+    load_model(target)
+
+
+def test_only_stale_temporaries_of_the_same_target_are_removed(tmp_path):
+    """A live writer's temporary (this process's PID), another target's, and files that are
+    not ours stay; a dead writer's and a day-old one of the older naming go."""
+    target = tmp_path / "model.npz"
+    kill_mid_save(target, "save")
+    dead = temporaries(tmp_path)
+    live = f".model.npz.{io.writer_tag()}.abcd1234.tmp"
+    old_style = ".model.npz.k3j2h1g0.tmp"
+    keep = [live, ".other.npz.x.tmp", ".model.npz.notes", "model.npz.tmp"]
+    for name in [*keep, old_style]:
+        (tmp_path / name).write_bytes(b"")
+    day_ago = time.time() - 2 * 86400
+    os.utime(tmp_path / old_style, (day_ago, day_ago))
+    make().save(target)
+    assert sorted(os.listdir(tmp_path)) == sorted([*keep, "model.npz"]), dead
+
+
+# ----- raw errors become one clear error naming the file ------------------------------------
+
+def patch_directory(raw: bytes, name: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """Overwrite a field of `name`'s central-directory record (offset from its signature)."""
+    at = raw.index(b"PK\x01\x02", raw.index(b"PK\x01\x02"))
+    while raw[at + 46:at + 46 + len(name)] != name:
+        at = raw.index(b"PK\x01\x02", at + 4)
+    return raw[:at + offset] + struct.pack(fmt, value) + raw[at + offset + struct.calcsize(fmt):]
+
+
+@pytest.mark.parametrize("field,offset,fmt,value,match", [
+    # before: RuntimeError: File 'weight_1.npy' is encrypted, password required for extraction
+    ("encrypted", 8, "<H", 1, "'weight_1.npy' cannot be read (RuntimeError"),
+    # before: NotImplementedError: zip file version 17.3 (raised when the zip is opened)
+    ("version needed", 6, "<H", 173, "(NotImplementedError: zip file version 17.3)"),
+    # before: NotImplementedError: That compression method is not supported
+    ("compression method", 10, "<H", 99, "'weight_1.npy' cannot be read (NotImplementedError"),
+    ("compression method lzma", 10, "<H", 14, "'weight_1.npy'"),  # held before
+    ("declared size", 24, "<I", 10**9, "'weight_1.npy' is stored uncompressed, yet"),  # loaded
+])
+def test_zip_metadata_flips_are_one_clear_error(path, field, offset, fmt, value, match):
+    path.write_bytes(patch_directory(path.read_bytes(), b"weight_1.npy", offset, fmt, value))
+    for load in (lambda: load_model(path), lambda: load_training_state(make(), path)):
+        assert_refused(path, load, match, dense_bytes(N_IN, HIDDEN))
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h["training_state"].update(iterations="abc"),
+    lambda h: h["training_state"].update(iterations=float("nan")),
+    lambda h: h["training_state"].update(iterations=float("inf")),
+    lambda h: h["training_state"].update(iterations=-1),
+    lambda h: h["model"].update(input_shape=["abc"]),
+    lambda h: h["model"].update(input_shape=[float("nan")]),
+    lambda h: h["model"]["layers"][0]["config"].update(units="abc"),
+    lambda h: h["model"]["layers"][0]["config"].update(units=float("nan")),
+    lambda h: h["model"]["layers"][0]["config"].update(units=float("inf")),
+    lambda h: h["model"]["layers"][0]["config"].update(units=1e300),
+    lambda h: h["arrays"][0].update(shape=["abc", 4]),
+    lambda h: h["arrays"][0].update(shape=[float("inf"), 4]),
+    lambda h: h["arrays"][0].update(shape=[-3, -4]),
+    lambda h: h["arrays"][0].update(key="header"),
+    lambda h: h["arrays"][0].update(sha256=12),
+    lambda h: h["arrays"][0].update(dtype="abc"),
+    lambda h: h.update(version=float("nan")),
+    lambda h: h["model"].update(layers="abc"),
+    lambda h: h.update(model=[]),
+    lambda h: h["compile"].update(metrics=float("inf")),
+    lambda h: h["training_state"]["rng"].update(global_=None, **{"global": "abc"}),
+])
+def test_edited_header_fields_are_one_clear_error(path, edit):
+    """"abc", NaN and Infinity where numbers belong, numbers where strings belong (before:
+    `invalid literal for int()`, `cannot convert float NaN to integer`, OverflowError)."""
+    edit_header(path, edit)
+    error = assert_refused(path, lambda: load_model(path), "Cannot load model file",
+                           dense_bytes(N_IN, HIDDEN))
+    assert isinstance(error, ValueError)
+
+
+def test_json_nested_200000_deep_is_one_clear_error(path):
+    """Before: RecursionError. A legitimate model whose header is as long (400 kB) reads it
+    too: the bound is 2x that plus a normal load's peak."""
+    edit_header(path, lambda h: h.update(extra="@"),
+                text=lambda s: s.replace('"@"', nested(200_000)))
+    size = len(members(path)["header.npy"])
+    assert_refused(path, lambda: load_model(path), "header", size + _LEGITIMATE_PEAK[0])
+
+
+def test_a_member_twice_is_refused(path):
+    """Two zip entries named weight_0.npy: which one a reader takes is up to the reader."""
+    files = members(path)
+    with zipfile.ZipFile(path, "a") as zf, pytest.warns(UserWarning, match="Duplicate"):
+        zf.writestr("weight_0.npy", files["weight_0.npy"])
+    assert_refused(path, lambda: load_model(path), "'weight_0.npy' twice",
+                   dense_bytes(N_IN, HIDDEN))
+
+
+@pytest.mark.parametrize("header", [np.zeros((2, 2), np.uint8), np.zeros(3, np.float32)])
+def test_a_header_member_that_is_not_bytes_is_refused(path, header):
+    files = members(path)
+    files["header.npy"] = npy(header)
+    write_members(path, files)
+    assert_refused(path, lambda: load_model(path), "header", dense_bytes(N_IN, HIDDEN))
