@@ -1,153 +1,59 @@
-"""Hostile model files (issue 12): tinynn's own `.npz` archive, edited, bombed, flipped, raced
-and killed mid-save. Every file is small and generated here (a "1 GiB" member is 1 MB of deflate
-on disk); every refused load must end in one ValueError / TypeError / OSError naming the file,
-with a peak memory (tracemalloc) under 2x a legitimate model of the declared architecture or
-100 MB, whichever is smaller; a save killed with SIGKILL leaves no temporary file once the next
-save has run; two savers with overwrite=False never both succeed."""
+"""Hostile model files (issue 12): tinynn's own `.npz` archive, edited, bombed and flipped. Every
+file is small and generated here (a "1 GiB" member is 1 MB of deflate on disk); every refused
+load must end in one ValueError / TypeError / OSError naming the file, with a peak memory
+(tracemalloc) under 2x a legitimate model of the declared architecture or 100 MB, whichever is
+smaller (`hostile_npz.assert_refused`). Saving (overwrite races, kill -9): test_hostile_saves.py.
+"""
 
 import builtins
+import hashlib
 import json
 import os
-import signal
-import struct
 import subprocess
 import sys
 import threading
-import time
-import tracemalloc
 import zipfile
 import zlib
 
 import numpy as np
 import pytest
+from hostile_npz import (
+    _LEGITIMATE_PEAK,
+    HIDDEN,
+    N_IN,
+    assert_refused,
+    deflate_bomb,
+    dense_bytes,
+    edit_header,
+    header_of,
+    legitimate_peak,
+    make,
+    members,
+    nested,
+    npy,
+    npy_data,
+    npy_head,
+    patch_directory,
+    peak_bytes,
+    raw_zip,
+    saved,
+    write_members,
+    zeros_crc,
+)
 
 import tinynn
-from tinynn import io, layers
-from tinynn.callbacks import ModelCheckpoint
 from tinynn.models import load_model
 from tinynn.saving import load_training_state
-
-HIDDEN, N_IN = 4, 3
-CLEAR = (ValueError, TypeError, OSError)
-
-
-def make(seed=0, units=HIDDEN):
-    tinynn.utils.set_random_seed(seed)
-    model = tinynn.Sequential([tinynn.Input((N_IN,)), layers.Dense(units, name="hidden"),
-                               layers.Dense(2, name="out")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    x = np.random.default_rng(seed).normal(size=(16, N_IN)).astype(tinynn.config.floatx())
-    model.fit(x, (x[:, 0] > 0).astype(int), epochs=1, batch_size=8, verbose=0)
-    return model
 
 
 @pytest.fixture
 def path(tmp_path):
-    p = tmp_path / "model.npz"
-    make().save(p)
-    return p
-
-
-def members(path) -> dict:
-    with zipfile.ZipFile(path) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def npy(a) -> bytes:
-    import io as _io
-    buffer = _io.BytesIO()
-    np.lib.format.write_array(buffer, np.asarray(a), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def npy_head(shape, dtype="<f4") -> bytes:
-    """The npy header (magic included) of an array of `shape` and `dtype`, without data."""
-    import io as _io
-    buffer = _io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False,
-                                                  "shape": tuple(shape)})
-    return buffer.getvalue()
-
-
-def npy_data(raw: bytes) -> bytes:
-    """The data of an npy member, after its header."""
-    import io as _io
-    buffer = _io.BytesIO(raw)
-    np.lib.format.read_magic(buffer)
-    np.lib.format.read_array_header_1_0(buffer)
-    return raw[buffer.tell():]
-
-
-def header_of(path) -> dict:
-    with np.load(path) as z:
-        return json.loads(z["header"].tobytes())
-
-
-def write_members(path, files: dict) -> None:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-
-
-def edit_header(path, edit=None, text=None) -> None:
-    """Rewrite header.npy with `edit(header)` applied, or with the raw JSON `text`."""
-    header = header_of(path)
-    if edit is not None:
-        edit(header)
-    raw = (text(json.dumps(header)) if text else json.dumps(header)).encode()
-    files = members(path)
-    files["header.npy"] = npy(np.frombuffer(raw, np.uint8))
-    write_members(path, files)
-
-
-def peak_bytes(fn):
-    """(the exception fn() raised or None, peak bytes allocated meanwhile, per tracemalloc)."""
-    tracemalloc.start()
-    try:
-        fn()
-        raised = None
-    except Exception as e:  # returned to the test, which checks its type and message
-        raised = e
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return raised, peak
-
-
-_LEGITIMATE_PEAK = []
-
-
-def legitimate_peak(tmp_path_factory) -> int:
-    """The peak memory of loading the untouched test model (after a warm-up load)."""
-    if not _LEGITIMATE_PEAK:
-        path = tmp_path_factory.mktemp("legitimate") / "model.npz"
-        make().save(path)
-        load_model(path)
-        _LEGITIMATE_PEAK.append(peak_bytes(lambda: load_model(path))[1])
-    return _LEGITIMATE_PEAK[0]
+    return saved(tmp_path)
 
 
 @pytest.fixture(autouse=True)
 def _legitimate(tmp_path_factory):
     legitimate_peak(tmp_path_factory)
-
-
-def assert_refused(path, fn, match, legitimate_bytes=10**12):
-    """fn() raises one clear error naming the file and saying `match`, with a peak memory
-    under 2x what loading a legitimate model of the declared architecture takes (its weights'
-    bytes, at least what loading the untouched small test model takes), or 100 MB."""
-    error, peak = peak_bytes(fn)
-    assert isinstance(error, CLEAR), f"{type(error).__name__}: {error}"
-    assert str(path) in str(error), str(error)
-    assert match in str(error), str(error)
-    bound = min(2 * max(legitimate_bytes, _LEGITIMATE_PEAK[0]), 100e6)
-    assert peak < bound, f"peak {peak / 1e6:.1f} MB, bound {bound / 1e6:.1f} MB"
-    return error
-
-
-def dense_bytes(n_in, units, itemsize=4):
-    """The weights of the test model's architecture with `n_in` inputs and `units` hidden."""
-    return itemsize * (n_in * units + units + units * 2 + 2)
-
 
 # ----- the architecture checked against the stored arrays before anything is allocated -------
 
@@ -185,39 +91,6 @@ def test_an_npy_header_declaring_2_to_the_40_floats_is_refused(path):
     write_members(path, files)
     for load in (lambda: load_model(path), lambda: load_training_state(make(), path)):
         assert_refused(path, load, "'weight_1.npy' declares", dense_bytes(N_IN, HIDDEN))
-
-
-def deflate_bomb(prefix: bytes, chunk: bytes, count: int) -> bytes:
-    """A raw deflate stream of prefix + chunk * count, made in milliseconds: each block is
-    full-flushed, so the compressed chunk can be repeated."""
-    c = zlib.compressobj(9, zlib.DEFLATED, -15)
-    head = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
-    c = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
-    return head + block * count + b"\x03\x00"  # an empty final block
-
-
-def raw_zip(path, files: dict, bombs: dict) -> None:
-    """A zip of `files` (stored) and `bombs` {name: (deflate stream, crc, inflated size)}."""
-    out, directory = bytearray(), bytearray()
-    entries = [(n, d, zlib.crc32(d), len(d), 0) for n, d in files.items()]
-    entries += [(n, d, crc, size, 8) for n, (d, crc, size) in bombs.items()]
-    for name, data, crc, size, method in entries:
-        offset, raw_name = len(out), name.encode()
-        fields = (20, 0, method, 0, 33, crc, len(data), size, len(raw_name))
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields, 0) + raw_name + data
-        directory += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *fields, 0, 0, 0, 0,
-                                 0, offset) + raw_name
-    out += directory + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries),
-                                   len(directory), len(out), 0)
-    path.write_bytes(bytes(out))
-
-
-def zeros_crc(chunk: bytes, count: int, prefix: bytes = b"") -> int:
-    crc = zlib.crc32(prefix)
-    for _ in range(count):
-        crc = zlib.crc32(chunk, crc)
-    return crc
 
 
 def test_a_1_mb_member_inflating_to_1_gib_is_refused_unread(path):
@@ -358,7 +231,6 @@ def test_a_float64_file_whose_header_says_float32_is_refused(tmp_path, float64):
 def test_optimizer_state_of_another_dtype_is_refused(path):
     """The moments stored as float64 (header and checksums consistent) in a float32 model:
     before, they were cast silently."""
-    import hashlib
     files = members(path)
     header = header_of(path)
     for e in header["arrays"]:
@@ -372,144 +244,7 @@ def test_optimizer_state_of_another_dtype_is_refused(path):
     assert_refused(path, lambda: load_model(path), "float64", dense_bytes(N_IN, HIDDEN))
 
 
-# ----- overwrite=False is an exclusive create -----------------------------------------------
-
-@pytest.mark.parametrize("name", ["m.npz", "m.keras", "m.weights.h5"])
-def test_two_savers_with_overwrite_false_never_both_succeed(tmp_path, monkeypatch, name):
-    """Both pass the exists-check before either file is in place (a barrier inside the write
-    holds them there): exactly one save succeeds, the other raises FileExistsError, and the
-    file is the winner's (before: both succeeded, one file replaced the other)."""
-    barrier = threading.Barrier(2, timeout=20)
-    real = io.atomic_write
-
-    def synchronized(target, write, *args, **kwargs):
-        def wait_then_write(f):
-            barrier.wait()
-            write(f)
-        return real(target, wait_then_write, *args, **kwargs)
-
-    monkeypatch.setattr(io, "atomic_write", synchronized)
-    target = tmp_path / name
-    models = [make(seed) for seed in (1, 2)]
-    results = {}
-
-    def save(i):
-        try:
-            if name.endswith(".weights.h5"):
-                models[i].save_weights(target, overwrite=False)
-            else:
-                models[i].save(target, overwrite=False)
-            results[i] = "saved"
-        except Exception as e:  # the loser's error, checked below
-            results[i] = e
-
-    threads = [threading.Thread(target=save, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    winners = [i for i, r in results.items() if r == "saved"]
-    losers = [r for r in results.values() if r != "saved"]
-    assert len(winners) == 1 and len(losers) == 1, results
-    assert isinstance(losers[0], FileExistsError) and str(target) in str(losers[0])
-    fresh = make(3)
-    if name.endswith(".weights.h5"):
-        fresh.load_weights(target)
-    else:
-        fresh = load_model(target)
-    np.testing.assert_array_equal(fresh.get_weights()[0], models[winners[0]].get_weights()[0])
-    assert os.listdir(tmp_path) == [name]
-
-
-# ----- kill -9 during a save ----------------------------------------------------------------
-
-CHILD = """
-import sys, time
-import numpy as np
-import tinynn
-from tinynn import layers
-from tinynn.callbacks import ModelCheckpoint
-
-def stuck(f, *args, **kwargs):  # the writer, killed half-way
-    f.write(b"PK\\x03\\x04 half a file")
-    f.flush()
-    print("writing", flush=True)
-    time.sleep(120)
-
-np.savez = stuck
-tinynn.keras_format.zipfile.ZipFile.writestr = lambda zf, *a: stuck(zf.fp)
-tinynn.utils.set_random_seed(0)
-model = tinynn.Sequential([tinynn.Input((3,)), layers.Dense(4), layers.Dense(2)])
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-target = sys.argv[1]
-if sys.argv[2] == "checkpoint":
-    x = np.zeros((8, 3), np.float32)
-    model.fit(x, np.zeros(8, int), epochs=1, verbose=0, callbacks=[ModelCheckpoint(target)])
-else:
-    model.save(target)
-"""
-
-
-def temporaries(folder) -> list:
-    return sorted(n for n in os.listdir(folder) if n.endswith(".tmp"))
-
-
-def kill_mid_save(target, how):
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(target), how],
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "writing"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(30)
-        child.stdout.close()
-
-
-@pytest.mark.parametrize("name,how", [("model.npz", "save"), ("model.keras", "save"),
-                                      ("ckpt.npz", "checkpoint"), ("ckpt.keras", "checkpoint")])
-def test_a_save_killed_with_sigkill_leaves_no_temporary_after_the_next_save(tmp_path, name,
-                                                                             how):
-    target = tmp_path / name
-    kill_mid_save(target, how)
-    kill_mid_save(target, how)
-    left = temporaries(tmp_path)  # the second save removed the first one's (before: 2 left)
-    assert len(left) == 1 and left[0].startswith(f".{name}."), left
-    model = make()
-    if how == "checkpoint":
-        x = np.zeros((8, N_IN), np.float32)
-        model.fit(x, np.zeros(8, int), epochs=1, verbose=0, callbacks=[ModelCheckpoint(target)])
-    else:
-        model.save(target)
-    assert os.listdir(tmp_path) == [name]
-    load_model(target)
-
-
-def test_only_stale_temporaries_of_the_same_target_are_removed(tmp_path):
-    """A live writer's temporary (this process's PID), another target's, and files that are
-    not ours stay; a dead writer's and a day-old one of the older naming go."""
-    target = tmp_path / "model.npz"
-    kill_mid_save(target, "save")
-    dead = temporaries(tmp_path)
-    live = f".model.npz.{io.writer_tag()}.abcd1234.tmp"
-    old_style = ".model.npz.k3j2h1g0.tmp"
-    keep = [live, ".other.npz.x.tmp", ".model.npz.notes", "model.npz.tmp"]
-    for name in [*keep, old_style]:
-        (tmp_path / name).write_bytes(b"")
-    day_ago = time.time() - 2 * 86400
-    os.utime(tmp_path / old_style, (day_ago, day_ago))
-    make().save(target)
-    assert sorted(os.listdir(tmp_path)) == sorted([*keep, "model.npz"]), dead
-
-
 # ----- raw errors become one clear error naming the file ------------------------------------
-
-def patch_directory(raw: bytes, name: bytes, offset: int, fmt: str, value: int) -> bytes:
-    """Overwrite a field of `name`'s central-directory record (offset from its signature)."""
-    at = raw.index(b"PK\x01\x02", raw.index(b"PK\x01\x02"))
-    while raw[at + 46:at + 46 + len(name)] != name:
-        at = raw.index(b"PK\x01\x02", at + 4)
-    return raw[:at + offset] + struct.pack(fmt, value) + raw[at + offset + struct.calcsize(fmt):]
-
 
 @pytest.mark.parametrize("field,offset,fmt,value,match", [
     # before: RuntimeError: File 'weight_1.npy' is encrypted, password required for extraction
@@ -525,10 +260,6 @@ def test_zip_metadata_flips_are_one_clear_error(path, field, offset, fmt, value,
     path.write_bytes(patch_directory(path.read_bytes(), b"weight_1.npy", offset, fmt, value))
     for load in (lambda: load_model(path), lambda: load_training_state(make(), path)):
         assert_refused(path, load, match, dense_bytes(N_IN, HIDDEN))
-
-
-def nested(depth: int) -> str:
-    return "[" * depth + "]" * depth
 
 
 @pytest.mark.parametrize("edit", [

@@ -17,14 +17,13 @@ that are tinynn's own, registered, or passed in `custom_objects`. `tinynn.io` re
 the bytes.
 """
 
-import contextlib
 import json
 import os
 import zipfile
 
 import numpy as np
 
-from tinynn import config, io, keras_format, losses, optimizers, utils
+from tinynn import config, io, keras_format, losses, npz_state, optimizers, utils
 from tinynn.archive import DAMAGE
 from tinynn.layers import Layer, checking_weights
 from tinynn.serialization import (  # noqa: F401  (re-exported: tinynn.saving is the public name)
@@ -66,12 +65,6 @@ def _deserialize_optimizer(spec: dict, custom_objects: "dict | None" = None):
 
 
 # ----- saving ----------------------------------------------------------------------------------
-
-def _generators(model) -> dict:
-    """Each layer's own random generator (Dropout's), by layer name."""
-    return {layer.name: layer._rng for layer in model.layers
-            if isinstance(getattr(layer, "_rng", None), np.random.Generator)}
-
 
 def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
                include_optimizer: bool = True) -> None:
@@ -134,7 +127,7 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
                 "iterations": int(opt._iterations), "slots": slots,
                 "rng": {"global": utils.rng().bit_generator.state,
                         "layers": {name: g.bit_generator.state
-                                   for name, g in _generators(model).items()}},
+                                   for name, g in npz_state.generators(model).items()}},
             }
     try:
         json.dumps(header, allow_nan=False)
@@ -146,48 +139,6 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
 
 
 # ----- loading ---------------------------------------------------------------------------------
-
-# what a header edited to "abc", NaN or a list where a dict belongs makes the code below raise
-_MALFORMED = (KeyError, TypeError, AttributeError, IndexError, ValueError, OverflowError,
-              RecursionError)
-
-
-@contextlib.contextmanager
-def _malformed_header(reader):
-    """Any error the header's contents cause becomes one error naming the file."""
-    try:
-        yield
-    except io.ModelFileError:
-        raise
-    except _MALFORMED as e:
-        raise reader.error(f"its header is malformed ({type(e).__name__}: {e}).") from e
-
-
-def _stored_weights(reader, header: dict) -> "dict[str, dict[str, str]]":
-    """{layer name: {weight name: array key}}, in the file's order."""
-    stored: dict[str, dict[str, str]] = {}
-    for e in header["arrays"]:
-        if e["role"] == "weight":
-            stored.setdefault(e["layer"], {})[e["name"]] = e["key"]
-    return stored
-
-
-def _weight_check(reader, stored: dict):
-    """For `layers.checking_weights`: each weight the architecture declares must be the stored
-    one, shape and dtype, before it is allocated."""
-    def check(layer, name, shape, dtype):
-        key = stored.get(layer.name, {}).get(name)
-        wanted = f"weight '{layer.name}/{name}' of shape {tuple(shape)} ({dtype})"
-        if key is None:
-            raise reader.error(f"the weights do not fit the architecture: it declares {wanted}, "
-                               "which the file does not hold.")
-        got_shape, got_dtype = reader.declared(key)
-        if got_shape != tuple(shape) or got_dtype != dtype:
-            raise reader.error(f"the weights do not fit the architecture: it declares {wanted}, "
-                               f"the file holds {got_shape} ({got_dtype}) in '{key}': refused "
-                               "before allocating it.")
-    return check
-
 
 def _build(reader, arch: dict, dtype: str, custom_objects, check):
     built = []
@@ -216,29 +167,6 @@ def _build(reader, arch: dict, dtype: str, custom_objects, check):
     return model
 
 
-def _set_weights(reader, model, stored: dict) -> None:
-    """Check every layer's stored weights against the model (names, shapes, dtypes: from the
-    npy headers, nothing read), then read them, layer by layer. Nothing is set unless every
-    layer fits; an array read that fails its SHA-256 leaves earlier layers set."""
-    stored = dict(stored)
-    plan = []
-    for layer in model.layers:
-        got = stored.pop(layer.name, {})
-        if list(got) != layer.weight_names:
-            raise reader.error(f"the weights do not fit the architecture: layer '{layer.name}' "
-                               f"has weights {layer.weight_names}, the file {list(got)}.")
-        for (name, key), w in zip(got.items(), layer.weights, strict=True):
-            if reader.declared(key) != (w.shape, w.dtype):
-                raise reader.error(f"the weights do not fit the architecture: layer "
-                                   f"'{layer.name}' weight '{name}' is {w.shape} ({w.dtype}), "
-                                   f"the file holds {reader.declared(key)} in '{key}'.")
-        plan.append((layer, list(got.values())))
-    if stored:
-        raise reader.error(f"it holds weights of layers the model does not have: {list(stored)}.")
-    for layer, keys in plan:
-        layer.set_weights([reader.array(key) for key in keys])
-
-
 def _compile(reader, model, cfg: dict, custom_objects) -> None:
     try:
         optimizer = _deserialize_optimizer(cfg["optimizer"], custom_objects)
@@ -248,62 +176,6 @@ def _compile(reader, model, cfg: dict, custom_objects) -> None:
         raise
     except ValueError as e:
         raise reader.error(f"invalid compile settings: {e}") from e
-
-
-def _training_state(reader, model, state: dict, restore_random_state: bool):
-    """Check the saved optimizer state against the model's (nothing read); return the function
-    that reads and restores it, with the random generators."""
-    opt = model.optimizer
-    iterations = state["iterations"]
-    if type(iterations) is not int or not 0 <= iterations < 2**63:
-        raise reader.error(f"invalid training state: iterations={iterations!r}.")
-    variables = model.trainable_weights
-    if state["slots"]:
-        opt.build(variables)
-    own_slots = opt.slots()
-    plan = []
-    for slot, keys in state["slots"].items():
-        if slot not in own_slots:
-            raise reader.error(f"unknown optimizer state {slot!r} for {type(opt).__name__}.")
-        own = own_slots[slot]
-        if any(k not in reader.entries or reader.entries[k]["role"] != "optimizer"
-               for k in keys):
-            raise reader.error(f"optimizer state {slot!r} lists arrays the header does not "
-                               f"describe ({keys!r}).")
-        declared = [reader.declared(k) for k in keys]
-        if any(dtype != o.dtype for (_, dtype), o in zip(declared, own, strict=False)):
-            raise reader.error(f"optimizer state {slot!r} is stored as "
-                               f"{[str(d) for _, d in declared]}, the model's is "
-                               f"{own[0].dtype if own else None}: refused (not cast).")
-        sizes = [int(np.prod(shape)) for shape, _ in declared]
-        flat = (len(keys) == 1 and len(own) > 1 and len(declared[0][0]) == 1
-                and sizes[0] == sum(o.size for o in own))  # tinynn 0.1: one flat array
-        if not flat and (len(keys) != len(own) or any(
-                n != o.size for n, o in zip(sizes, own, strict=True))):
-            raise reader.error(f"optimizer state {slot!r} does not match the weights.")
-        plan.append((own, keys, flat))
-    generators = [(g, state["rng"]["layers"].get(name), f"layer '{name}'")
-                  for name, g in _generators(model).items()]
-    if restore_random_state:
-        generators.append((utils.rng(), state["rng"]["global"], "the global generator"))
-    for _, saved, what in generators:
-        if saved is None:
-            raise reader.error(f"no random state saved for {what}.")
-
-    def restore() -> None:
-        for own, keys, flat in plan:
-            saved = [reader.array(k) for k in keys]
-            if flat:
-                saved = np.split(saved[0], np.cumsum([o.size for o in own])[:-1])
-            for s, o in zip(saved, own, strict=True):
-                o[...] = s.reshape(o.shape)
-        opt._iterations = iterations  # every apply call (Keras's `iteration`)
-        for rng, saved, what in generators:
-            try:
-                rng.bit_generator.state = saved
-            except (TypeError, ValueError, KeyError) as e:
-                raise reader.error(f"invalid random state for {what}: {e}") from e
-    return restore
 
 
 def load_model(filepath: "str | os.PathLike", custom_objects: "dict | None" = None,
@@ -344,15 +216,15 @@ def load_model(filepath: "str | os.PathLike", custom_objects: "dict | None" = No
     with io.open_archive(filepath) as reader:
         header = reader.header()
         reader.verify()
-        with _malformed_header(reader):
-            stored = _stored_weights(reader, header)
+        with npz_state.malformed_header(reader):
+            stored = npz_state.stored_weights(reader, header)
             model = _build(reader, header["model"], header["dtype"], custom_objects,
-                           _weight_check(reader, stored))
-            _set_weights(reader, model, stored)
+                           npz_state.weight_check(reader, stored))
+            npz_state.set_weights(reader, model, stored)
             if compile and header["compile"] is not None:
                 _compile(reader, model, header["compile"], custom_objects)
                 if header["training_state"] is not None:
-                    _training_state(reader, model, header["training_state"],
+                    npz_state.training_state(reader, model, header["training_state"],
                                     restore_random_state)()
     return model
 
@@ -372,7 +244,7 @@ def load_training_state(model, filepath: "str | os.PathLike") -> None:
     io.check_regular(os.fspath(filepath))
     with io.open_archive(filepath) as reader:
         header = reader.header()
-        with _malformed_header(reader):
+        with npz_state.malformed_header(reader):
             saved_layers = [spec["config"]["name"] for spec in header["model"]["layers"]]
             if len(saved_layers) != len(model.layers):
                 raise reader.error(f"it holds {len(saved_layers)} layers, the model "
@@ -384,16 +256,16 @@ def load_training_state(model, filepath: "str | os.PathLike") -> None:
             names = dict(zip(saved_layers, (layer.name for layer in model.layers),
                              strict=True))
             stored = {names.get(layer, layer): weights
-                      for layer, weights in _stored_weights(reader, header).items()}
+                      for layer, weights in npz_state.stored_weights(reader, header).items()}
             rng = {**state["rng"], "layers": {names.get(k, k): v
                                               for k, v in state["rng"]["layers"].items()}}
-            restore = _training_state(reader, model, {**state, "rng": rng}, True)
+            restore = npz_state.training_state(reader, model, {**state, "rng": rng}, True)
             learning_rate = header["compile"]["optimizer"]["config"]["learning_rate"]
             if not isinstance(learning_rate, dict) and (
                     type(learning_rate) not in (int, float) or not learning_rate >= 0):
                 raise reader.error(f"invalid learning_rate {learning_rate!r}.")
             reader.verify()  # all of it, before the model is changed
-            _set_weights(reader, model, stored)
+            npz_state.set_weights(reader, model, stored)
             if not isinstance(learning_rate, dict) and not isinstance(
                     model.optimizer._learning_rate, optimizers.schedules.LearningRateSchedule):
                 model.optimizer.learning_rate = learning_rate
