@@ -33,6 +33,7 @@ import zlib
 import numpy as np
 
 from tinynn import config, io, keras_config
+from tinynn.archive import DAMAGE
 from tinynn.layers import snake_case
 from tinynn.optimizers.schedules import LearningRateSchedule
 
@@ -121,7 +122,7 @@ def _state_bytes(model, include_optimizer: bool = True) -> bytes:
 
 # ----- writing ---------------------------------------------------------------------------------
 
-def save_model(model, filepath, include_optimizer: bool = True) -> None:
+def save_model(model, filepath, include_optimizer: bool = True, overwrite: bool = True) -> None:
     """Write `model` as a `.keras` archive that `keras.models.load_model` opens."""
     try:
         config_json = json.dumps(keras_config.model_to_keras(model, _dtype(model)),
@@ -138,13 +139,13 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
             zf.writestr(CONFIG, config_json)
             zf.writestr(WEIGHTS, state)
 
-    io.atomic_write(filepath, write)
+    io.atomic_write(filepath, write, overwrite)
 
 
-def save_weights(model, filepath) -> None:
+def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write the `.weights.h5` file Keras's `model.save_weights` writes."""
     state = _state_bytes(model)
-    io.atomic_write(filepath, lambda f: f.write(state))
+    io.atomic_write(filepath, lambda f: f.write(state), overwrite)
 
 
 # ----- reading ---------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ def is_keras_archive(filepath) -> bool:
     try:
         with zipfile.ZipFile(filepath) as zf:
             return CONFIG in zf.namelist()
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+    except DAMAGE:  # OSError, BadZipFile, NotImplementedError (zip version), ...
         return False
 
 
@@ -193,7 +194,7 @@ def _state_limit(model) -> int:
 def _open_zip(path):
     try:
         return zipfile.ZipFile(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, PermissionError):  # they name the file; not a damaged archive
         raise
     except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
         raise _error(path, f"it is not a .keras archive (a zip file), or it is truncated ({e})."

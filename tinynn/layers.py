@@ -12,9 +12,11 @@ the optimizer. The arithmetic lives in `tinynn.ops` (the textbook functions) and
 asked for it, in its numba twin `tinynn.kernels`; `backend.ops()` is the one in use.
 """
 
+import contextlib
+import contextvars
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -28,6 +30,23 @@ def _unique_name(prefix: str) -> str:
     n = _NAME_COUNTS[prefix]
     _NAME_COUNTS[prefix] += 1
     return prefix if n == 0 else f"{prefix}_{n}"
+
+
+_WEIGHT_CHECK: contextvars.ContextVar = contextvars.ContextVar("tinynn_weight_check",
+                                                              default=None)
+
+
+@contextlib.contextmanager
+def checking_weights(check: Callable):
+    """Within the block, `add_weight` calls `check(layer, name, shape, dtype)` before it
+    allocates anything. Loading a file uses it to compare every weight the architecture
+    declares with the stored one before building it: an edited file cannot make it allocate
+    more than the file holds."""
+    token = _WEIGHT_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _WEIGHT_CHECK.reset(token)
 
 
 def snake_case(name: str) -> str:
@@ -162,6 +181,9 @@ class Layer:
         if name in self.params:
             raise ValueError(f"Layer '{self.name}' already has a weight named {name!r}.")
         dtype = np.dtype(dtype or config.floatx())
+        check = _WEIGHT_CHECK.get()
+        if check is not None:
+            check(self, name, shape, dtype)
         value = np.asarray(initializers.get(initializer)(shape, dtype))
         if value.shape != shape:
             raise ValueError(f"Layer '{self.name}': initializer {initializer!r} returned shape "

@@ -23,8 +23,9 @@ import zipfile
 
 import numpy as np
 
-from tinynn import config, io, keras_format, losses, optimizers, utils
-from tinynn.layers import Layer
+from tinynn import config, io, keras_format, losses, npz_state, optimizers, utils
+from tinynn.archive import DAMAGE
+from tinynn.layers import Layer, checking_weights
 from tinynn.serialization import (  # noqa: F401  (re-exported: tinynn.saving is the public name)
     builtin_class,
     builtin_classes,
@@ -65,12 +66,6 @@ def _deserialize_optimizer(spec: dict, custom_objects: "dict | None" = None):
 
 # ----- saving ----------------------------------------------------------------------------------
 
-def _generators(model) -> dict:
-    """Each layer's own random generator (Dropout's), by layer name."""
-    return {layer.name: layer._rng for layer in model.layers
-            if isinstance(getattr(layer, "_rng", None), np.random.Generator)}
-
-
 def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
                include_optimizer: bool = True) -> None:
     """Save architecture, weights and (optionally) the training state to one file, atomically.
@@ -101,7 +96,7 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False.")
     if name.endswith(".keras"):
-        keras_format.save_model(model, filepath, include_optimizer)
+        keras_format.save_model(model, filepath, include_optimizer, overwrite)
         return
     arrays, entries = {}, []
 
@@ -132,7 +127,7 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
                 "iterations": int(opt._iterations), "slots": slots,
                 "rng": {"global": utils.rng().bit_generator.state,
                         "layers": {name: g.bit_generator.state
-                                   for name, g in _generators(model).items()}},
+                                   for name, g in npz_state.generators(model).items()}},
             }
     try:
         json.dumps(header, allow_nan=False)
@@ -140,50 +135,36 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
         raise ValueError(f"Cannot save model '{model.name}': a get_config() returned something "
                          f"JSON cannot hold ({e}). Configs must be numbers, strings, lists, "
                          "dicts, booleans or None.") from e
-    io.write_archive(filepath, header, arrays, entries)
+    io.write_archive(filepath, header, arrays, entries, overwrite)
 
 
 # ----- loading ---------------------------------------------------------------------------------
 
-def _build(reader, arch: dict, dtype: str, custom_objects):
+def _build(reader, arch: dict, dtype: str, custom_objects, check):
     built = []
     for i, spec in enumerate(arch["layers"]):
-        try:
-            with config.floatx_scope(dtype):
+        try:  # checked here too: a nested model (or a layer of one's own) may build at once
+            with config.floatx_scope(dtype), checking_weights(check):
                 built.append(deserialize_keras_object(spec, Layer, custom_objects, f"layer {i}"))
+        except io.ModelFileError:
+            raise
         except ValueError as e:
             raise reader.error(str(e)) from e
     shape = arch["input_shape"]
-    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+    if not shape or not all(type(d) is int and d > 0 for d in shape):
         raise reader.error(f"invalid input_shape {shape!r}.")
     model_cls = builtin_class(Layer, str(arch.get("class_name", "Sequential")))
     if model_cls is None or not hasattr(model_cls, "compile"):
         raise reader.error(f"unknown model class {arch.get('class_name')!r}.")
-    model = model_cls(built, name=str(arch["name"]))
     try:
-        with config.floatx_scope(dtype):
+        with config.floatx_scope(dtype), checking_weights(check):
+            model = model_cls(built, name=str(arch["name"]))
             model.build((None, *shape))
+    except io.ModelFileError:
+        raise
     except ValueError as e:
         raise reader.error(f"the architecture does not build: {e}") from e
     return model
-
-
-def _set_weights(reader, model, header: dict, arrays: dict) -> None:
-    stored: dict[str, dict[str, np.ndarray]] = {}
-    for e in header["arrays"]:
-        if e["role"] == "weight":
-            stored.setdefault(e["layer"], {})[e["name"]] = arrays[e["key"]]
-    for layer in model.layers:
-        got = stored.pop(layer.name, {})
-        if list(got) != layer.weight_names:
-            raise reader.error(f"the weights do not fit the architecture: layer '{layer.name}' "
-                               f"has weights {layer.weight_names}, the file {list(got)}.")
-        try:
-            layer.set_weights(list(got.values()))
-        except ValueError as e:
-            raise reader.error(f"the weights do not fit the architecture: {e}") from e
-    if stored:
-        raise reader.error(f"it holds weights of layers the model does not have: {list(stored)}.")
 
 
 def _compile(reader, model, cfg: dict, custom_objects) -> None:
@@ -191,43 +172,10 @@ def _compile(reader, model, cfg: dict, custom_objects) -> None:
         optimizer = _deserialize_optimizer(cfg["optimizer"], custom_objects)
         loss = deserialize_keras_object(cfg["loss"], losses.Loss, custom_objects, "the loss")
         model.compile(optimizer=optimizer, loss=loss, metrics=list(cfg["metrics"]))
+    except io.ModelFileError:
+        raise
     except ValueError as e:
         raise reader.error(f"invalid compile settings: {e}") from e
-
-
-def _restore_training_state(reader, model, state: dict, arrays: dict,
-                            restore_random_state: bool) -> None:
-    opt = model.optimizer
-    opt._iterations = int(state["iterations"])  # every apply call (Keras's `iteration`)
-    variables = model.trainable_weights
-    if state["slots"]:
-        opt.build(variables)
-    own_slots = opt.slots()
-    for slot, keys in state["slots"].items():
-        if slot not in own_slots:
-            raise reader.error(f"unknown optimizer state {slot!r} for {type(opt).__name__}.")
-        own = own_slots[slot]
-        saved = [arrays[k] for k in keys]
-        if len(saved) == 1 and len(own) > 1 and saved[0].ndim == 1 \
-                and saved[0].size == sum(o.size for o in own):
-            # a file from tinynn 0.1, whose optimizer kept one flat array for all weights
-            saved = np.split(saved[0], np.cumsum([o.size for o in own])[:-1])
-        if len(saved) != len(own) or any(s.size != o.size for s, o in zip(saved, own,
-                                                                          strict=True)):
-            raise reader.error(f"optimizer state {slot!r} does not match the weights.")
-        for s, o in zip(saved, own, strict=True):
-            o[...] = s.reshape(o.shape)
-    generators = [(g, state["rng"]["layers"].get(name), f"layer '{name}'")
-                  for name, g in _generators(model).items()]
-    if restore_random_state:
-        generators.append((utils.rng(), state["rng"]["global"], "the global generator"))
-    for rng, saved, what in generators:
-        if saved is None:
-            raise reader.error(f"no random state saved for {what}.")
-        try:
-            rng.bit_generator.state = saved
-        except (TypeError, ValueError, KeyError) as e:
-            raise reader.error(f"invalid random state for {what}: {e}") from e
 
 
 def load_model(filepath: "str | os.PathLike", custom_objects: "dict | None" = None,
@@ -261,20 +209,23 @@ def load_model(filepath: "str | os.PathLike", custom_objects: "dict | None" = No
                 if name.endswith(".weights.h5") else "")
         raise ValueError(f"Cannot load model file {name}: tinynn does not read Keras's legacy "
                          f"HDF5 model format ('.h5'); save the model as '.keras' instead.{hint}")
+    io.check_regular(name)  # a FIFO would block the zip readers below
     if keras_format.is_keras_archive(filepath) or (
             name.endswith(".keras") and not _is_npz(filepath)):
         return keras_format.load_model(filepath, custom_objects, compile)
-    header, arrays, reader = io.read_archive(filepath)
-    try:
-        model = _build(reader, header["model"], header["dtype"], custom_objects)
-        _set_weights(reader, model, header, arrays)
-        if compile and header["compile"] is not None:
-            _compile(reader, model, header["compile"], custom_objects)
-            if header["training_state"] is not None:
-                _restore_training_state(reader, model, header["training_state"], arrays,
-                                        restore_random_state)
-    except (KeyError, TypeError, AttributeError) as e:
-        raise reader.error(f"its header is malformed ({type(e).__name__}: {e}).") from e
+    with io.open_archive(filepath) as reader:
+        header = reader.header()
+        reader.verify()
+        with npz_state.malformed_header(reader):
+            stored = npz_state.stored_weights(reader, header)
+            model = _build(reader, header["model"], header["dtype"], custom_objects,
+                           npz_state.weight_check(reader, stored))
+            npz_state.set_weights(reader, model, stored)
+            if compile and header["compile"] is not None:
+                _compile(reader, model, header["compile"], custom_objects)
+                if header["training_state"] is not None:
+                    npz_state.training_state(reader, model, header["training_state"],
+                                    restore_random_state)()
     return model
 
 
@@ -290,36 +241,42 @@ def load_training_state(model, filepath: "str | os.PathLike") -> None:
         model: a built, compiled model with the file's architecture.
         filepath: an archive written by `model.save` with its training state.
     """
-    header, arrays, reader = io.read_archive(filepath)
-    try:
-        saved_layers = [spec["config"]["name"] for spec in header["model"]["layers"]]
-        if len(saved_layers) != len(model.layers):
-            raise reader.error(f"it holds {len(saved_layers)} layers, the model "
-                               f"{len(model.layers)}.")
-        names = dict(zip(saved_layers, (layer.name for layer in model.layers), strict=True))
-        entries = [{**e, "layer": names.get(e.get("layer"), e.get("layer"))}
-                   for e in header["arrays"]]
-        _set_weights(reader, model, {**header, "arrays": entries}, arrays)
-        state = header["training_state"]
-        if state is None or model.optimizer is None:
-            raise reader.error("it holds no training state (saved before compile, or with "
-                               "include_optimizer=False), or the model is not compiled.")
-        learning_rate = header["compile"]["optimizer"]["config"]["learning_rate"]
-        if not isinstance(learning_rate, dict) and not isinstance(
-                model.optimizer._learning_rate, optimizers.schedules.LearningRateSchedule):
-            model.optimizer.learning_rate = learning_rate
-        rng = {**state["rng"], "layers": {names.get(k, k): v
-                                          for k, v in state["rng"]["layers"].items()}}
-        _restore_training_state(reader, model, {**state, "rng": rng}, arrays, True)
-    except (KeyError, TypeError, AttributeError) as e:
-        raise reader.error(f"its header is malformed ({type(e).__name__}: {e}).") from e
+    io.check_regular(os.fspath(filepath))
+    with io.open_archive(filepath) as reader:
+        header = reader.header()
+        with npz_state.malformed_header(reader):
+            saved_layers = [spec["config"]["name"] for spec in header["model"]["layers"]]
+            if len(saved_layers) != len(model.layers):
+                raise reader.error(f"it holds {len(saved_layers)} layers, the model "
+                                   f"{len(model.layers)}.")
+            state = header["training_state"]
+            if state is None or model.optimizer is None:
+                raise reader.error("it holds no training state (saved before compile, or with "
+                                   "include_optimizer=False), or the model is not compiled.")
+            names = dict(zip(saved_layers, (layer.name for layer in model.layers),
+                             strict=True))
+            stored = {names.get(layer, layer): weights
+                      for layer, weights in npz_state.stored_weights(reader, header).items()}
+            rng = {**state["rng"], "layers": {names.get(k, k): v
+                                              for k, v in state["rng"]["layers"].items()}}
+            restore = npz_state.training_state(reader, model, {**state, "rng": rng}, True)
+            learning_rate = header["compile"]["optimizer"]["config"]["learning_rate"]
+            if not isinstance(learning_rate, dict) and (
+                    type(learning_rate) not in (int, float) or not learning_rate >= 0):
+                raise reader.error(f"invalid learning_rate {learning_rate!r}.")
+            reader.verify()  # all of it, before the model is changed
+            npz_state.set_weights(reader, model, stored)
+            if not isinstance(learning_rate, dict) and not isinstance(
+                    model.optimizer._learning_rate, optimizers.schedules.LearningRateSchedule):
+                model.optimizer.learning_rate = learning_rate
+            restore()
 
 
 def _is_npz(filepath) -> bool:
     try:
         with zipfile.ZipFile(filepath) as zf:
             return "header.npy" in zf.namelist()
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+    except DAMAGE:  # OSError, BadZipFile, NotImplementedError (zip version), ...
         return False
 
 
@@ -342,7 +299,7 @@ def save_weights(model, filepath: "str | os.PathLike", overwrite: bool = True) -
                          "model first by calling it on some data or by using `build()`.")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False.")
-    keras_format.save_weights(model, filepath)
+    keras_format.save_weights(model, filepath, overwrite)
 
 
 def load_weights(model, filepath: "str | os.PathLike", skip_mismatch: bool = False) -> None:
