@@ -60,8 +60,8 @@ def test_discovery_sees_the_twins(keras):
             "PReLU", "GaussianNoise", "GaussianDropout", "BatchNormalization",
             "LayerNormalization"} <= {
         c.__name__ for c in twins(layers.Layer, "layers")}
-    assert {"Adam", "SGD", "RMSprop"} <= {c.__name__ for c in twins(optimizers.Optimizer,
-                                                                      "optimizers")}
+    assert {"Adam", "SGD", "RMSprop", "AdamW", "Nadam", "Adamax", "Adagrad", "Adadelta",
+            "Lion"} <= {c.__name__ for c in twins(optimizers.Optimizer, "optimizers")}
     assert "SparseCategoricalCrossentropy" in {c.__name__ for c in twins(losses.Loss, "losses")}
 
 

@@ -2,10 +2,15 @@
 mirror for the downloader. The hypothesis profiles are registered in the root conftest.py, for
 tests/ and parity/ alike."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import tinynn
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="session")
@@ -13,6 +18,17 @@ def fashion(fashion_uint8):
     """The real data as float32 in [0, 1] (loaded by the root conftest: absent data fails)."""
     (x, y), (xt, yt) = fashion_uint8
     return (x / np.float32(255), y), (xt / np.float32(255), yt)
+
+
+@pytest.fixture(scope="session")
+def load_example():
+    """`load_example("fashion")`: examples/fashion.py as a module, without running its main()."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 caught, by the name of the parameters it corrupts, and every correct copy passes; the one it
 cannot see (Adam without bias correction) shows in training; docs/broken_backprop.md covers each."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def gallery():
-    spec = importlib.util.spec_from_file_location("broken_backprop",
-                                                  ROOT / "examples" / "broken_backprop.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def gallery(load_example):
+    return load_example("broken_backprop")
 
 
 def test_every_bug_is_caught_by_name_and_every_correct_copy_passes(gallery):

@@ -116,7 +116,8 @@ def test_discovery_finds_the_known_classes():
     assert {"Dense", "Dropout", "Flatten", "Activation", "ReLU", "Softmax", "StudentDense",
             "LeakyReLU", "ELU", "PReLU", "GaussianNoise", "GaussianDropout",
             "BatchNormalization", "LayerNormalization"} <= names
-    assert {"Adam", "SGD", "RMSprop"} <= {c.__name__ for c in OPTIMIZERS}
+    assert {"Adam", "SGD", "RMSprop", "AdamW", "Nadam", "Adamax", "Adagrad", "Adadelta",
+            "Lion"} <= {c.__name__ for c in OPTIMIZERS}
     assert "SparseCategoricalCrossentropy" in {c.__name__ for c in LOSSES}
     assert {"relu", "tanh", "sigmoid", "softmax", "linear", "elu", "selu", "gelu", "silu",
             "swish", "leaky_relu", "relu6", "softplus", "softsign", "hard_sigmoid",

@@ -1,5 +1,5 @@
 """Datasets, named as in `keras.datasets`."""
 
-from tinynn.datasets import fashion_mnist
+from tinynn.datasets import fashion_mnist, mnist
 
-__all__ = ["fashion_mnist"]
+__all__ = ["fashion_mnist", "mnist"]

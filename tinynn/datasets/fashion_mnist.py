@@ -5,10 +5,11 @@
 uint8 labels (60000,) and (10000,). Class names are in `CLASS_NAMES`.
 
 The four official IDX files are looked for, in order, in `$TINYNN_DATA_DIR`,
-`~/.keras/datasets/fashion-mnist` (Keras's cache) and `/usr/share/datasets/fashion-mnist`
-(Debian package `dataset-fashion-mnist`); if they are in none of these they are downloaded into
-`$TINYNN_DATA_DIR` (or Keras's cache). Every file is checked (magic number, shape, SHA-256 of the
-decompressed bytes) before use, and a download is renamed into place only once verified.
+`~/.keras/datasets/fashion-mnist` (Keras's cache, `$KERAS_HOME/datasets/fashion-mnist` when that
+is set) and `/usr/share/datasets/fashion-mnist` (Debian package `dataset-fashion-mnist`); if
+they are in none of these they are downloaded into `$TINYNN_DATA_DIR` (or Keras's cache). Every
+file is checked (magic number, shape, SHA-256 of the decompressed bytes) before use, and a
+download is renamed into place only once verified.
 
 A file is never trusted to be small. The loader knows each file's official size, compressed and
 decompressed, and reads no further: a file or a download much larger than the official one is
@@ -20,15 +21,13 @@ A download has a total deadline, not just a timeout per read (a mirror sending o
 
 import gzip
 import hashlib
-import os
-import stat
-import tempfile
-import threading
-import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from tinynn.datasets import download
+from tinynn.datasets.download import fetch  # noqa: F401  (still importable from here)
 
 CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -48,9 +47,8 @@ FILES = {
 }
 # A download gets 30 s plus the time the official file takes at 64 kB/s (7.6 min for the
 # training images), in total: a mirror that trickles is abandoned, whatever its pace.
-DEADLINE_BASE = 30.0
-SLOWEST_SPEED = 64 * 1024
-READ_TIMEOUT = 30.0  # urllib's timeout: one read (or the connection) may take at most this
+DEADLINE_BASE = download.DEADLINE_BASE
+SLOWEST_SPEED = download.SLOWEST_SPEED
 MIRRORS = [
     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -61,9 +59,8 @@ FIX = ("Install the data with `sudo apt-get install dataset-fashion-mnist` (Debi
 
 def search_dirs() -> list[Path]:
     """Where the files are looked for, in order."""
-    dirs = [Path(os.environ["TINYNN_DATA_DIR"])] if os.environ.get("TINYNN_DATA_DIR") else []
-    return dirs + [Path.home() / ".keras" / "datasets" / "fashion-mnist",
-                   Path("/usr/share/datasets/fashion-mnist")]
+    return download.data_dir_override() + [download.keras_datasets_dir() / "fashion-mnist",
+                                           Path("/usr/share/datasets/fashion-mnist")]
 
 
 def cache_dir() -> Path:
@@ -99,16 +96,8 @@ def _inflate(path: Path, name: str) -> bytes:
     no more memory than the real file).
     """
     size, limit = idx_size(name), gz_limit(name)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block
-    with open(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"Fashion-MNIST file {path} is not a regular file.")
-        if info.st_size > limit:
-            raise ValueError(
-                f"Fashion-MNIST file {path} is {info.st_size:,} bytes; the official {name} is "
-                f"{FILES[name][2]:,} bytes compressed. It is not the official file: delete it "
-                "and load again.")
+    with download.open_regular(path, limit, "Fashion-MNIST",
+                               f"{FILES[name][2]:,} bytes compressed") as f:
         try:
             with gzip.GzipFile(fileobj=f) as stream:
                 raw = stream.read(size + 1)  # streamed: at most size + 1 bytes are inflated
@@ -141,90 +130,16 @@ def read_idx(path: Path, name: "str | None" = None) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * len(shape)).reshape(shape)
 
 
-def fetch(url: str, limit: int, deadline: float) -> bytes:
-    """The bytes at `url`: at most `limit` of them, all received within `deadline` seconds.
-
-    urllib's timeout bounds each read, not the whole transfer, so the transfer runs in a helper
-    thread and this one waits for it at most `deadline` seconds. On time-out the helper is told
-    to stop; it does so after its current read (at most READ_TIMEOUT later), keeping nothing.
-    Raises TimeoutError (an OSError) past the deadline, ValueError for too many bytes.
-    """
-    result: dict = {}
-    cancel = threading.Event()
-
-    def transfer():
-        try:
-            with urllib.request.urlopen(url, timeout=min(READ_TIMEOUT, deadline)) as response:
-                declared = response.headers.get("Content-Length")
-                if declared is not None and declared.isdigit() and int(declared) > limit:
-                    raise ValueError(f"{url} is {int(declared):,} bytes, more than the "
-                                     f"{limit:,} allowed for this file")
-                chunks, received = [], 0
-                while not cancel.is_set():
-                    chunk = response.read1(1 << 16)  # one system call: never waits for more
-                    if not chunk:
-                        result["data"] = b"".join(chunks)
-                        return
-                    received += len(chunk)
-                    if received > limit:
-                        raise ValueError(f"{url} sent more than the {limit:,} bytes allowed "
-                                         "for this file")
-                    chunks.append(chunk)
-        except Exception as e:  # handed to the waiting thread
-            result["error"] = e
-
-    helper = threading.Thread(target=transfer, name=f"tinynn download {url}", daemon=True)
-    helper.start()
-    helper.join(deadline)
-    if helper.is_alive():
-        cancel.set()
-        raise TimeoutError(f"{url} did not arrive within the {deadline:.3g} s allowed")
-    error = result.get("error")
-    if isinstance(error, (OSError, ValueError)):
-        raise error
-    if error is not None:  # http.client's own errors (IncompleteRead, BadStatusLine, ...)
-        raise OSError(f"{url}: {type(error).__name__}: {error}") from error
-    return result["data"]
-
-
 def _download(name: str, folder: Path, tried: list[str]) -> "np.ndarray | None":
     """Download one file to a temporary name, verify it, then rename it into place."""
-    for mirror in MIRRORS:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-        except OSError as e:
-            tried.append(f"{folder}: cannot write there ({e})")
-            return None
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(fetch(mirror + name, gz_limit(name), download_deadline(name)))
-                out.flush()
-                os.fsync(out.fileno())
-            data = read_idx(Path(tmp), name)
-            os.replace(tmp, folder / name)
-            return data
-        except (OSError, ValueError) as e:
-            tried.append(f"{mirror}{name}: {e}")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    return None
+    return download.download(name, folder, MIRRORS, gz_limit(name), download_deadline(name),
+                             lambda path: read_idx(path, name), tried)
 
 
 def _load_file(name: str, tried: list[str]) -> np.ndarray:
-    for folder in search_dirs():
-        path = folder / name
-        if path.is_file():
-            return read_idx(path)  # a corrupt file is an error, not something to skip
-        tried.append(f"{path}: not found")
-    data = _download(name, cache_dir(), tried)
-    if data is None:
-        raise FileNotFoundError(
-            f"Could not find or download the Fashion-MNIST file {name}. Tried:\n  - "
-            + "\n  - ".join(tried) + f"\n{FIX}"
-        )
-    return data
+    return download.find_or_download(name, search_dirs(), read_idx,
+                                     lambda tried: _download(name, cache_dir(), tried), tried,
+                                     "Fashion-MNIST", FIX)
 
 
 def load_data():
