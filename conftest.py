@@ -32,7 +32,11 @@ def pytest_addoption(parser):
 def fashion_uint8():
     """The real Fashion-MNIST as stored (uint8 pixels). Absent data fails, never skips."""
     try:
-        return tinynn.datasets.fashion_mnist.load_data()
+        data = tinynn.datasets.fashion_mnist.load_data()
     except FileNotFoundError as e:
         pytest.fail(f"Real Fashion-MNIST is required: `apt-get install -y dataset-fashion-mnist` "
                     f"(or `make test`, which installs it).\n{e}")
+    for part in data:  # shared by every test of the session: none may change it in place
+        for a in part:
+            a.flags.writeable = False
+    return data

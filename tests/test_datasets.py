@@ -19,6 +19,9 @@ def test_real_data_shapes_like_keras(fashion):
     assert np.bincount(y).tolist() == [6000] * 10 and np.bincount(yt).tolist() == [1000] * 10
     assert x.max() == 255 and x.min() == 0
     assert len(fashion_mnist.CLASS_NAMES) == 10 and fashion_mnist.CLASS_NAMES[9] == "Ankle boot"
+    # writable, as Keras's arrays are: a Keras program may shuffle or edit them in place
+    assert all(a.flags.writeable for a in (x, y, xt, yt))
+    y[:2] = y[1::-1]
 
 
 def _real_dir():

@@ -87,7 +87,22 @@ def download_deadline(name: str) -> float:
     return DEADLINE_BASE + FILES[name][2] / SLOWEST_SPEED
 
 
-def _inflate(path: Path, name: str) -> bytes:
+def _read_at_most(stream, n: int) -> bytearray:
+    """Up to `n` bytes of `stream`, read into one writable buffer (so the arrays made from it
+    are writable, as Keras's are, without a copy)."""
+    buffer = bytearray(n)
+    with memoryview(buffer) as view:
+        filled = 0
+        while filled < n:
+            got = stream.readinto(view[filled:filled + (1 << 20)])  # 1 MiB: no big temporary
+            if not got:
+                break
+            filled += got
+    del buffer[filled:]
+    return buffer
+
+
+def _inflate(path: Path, name: str) -> bytearray:
     """The decompressed bytes of `path`, reading no more than the official sizes allow.
 
     Refused, with a ValueError naming the file: something that is not a regular file (a FIFO
@@ -100,7 +115,7 @@ def _inflate(path: Path, name: str) -> bytes:
                                f"{FILES[name][2]:,} bytes compressed") as f:
         try:
             with gzip.GzipFile(fileobj=f) as stream:
-                raw = stream.read(size + 1)  # streamed: at most size + 1 bytes are inflated
+                raw = _read_at_most(stream, size + 1)  # streamed: at most size + 1 inflated
         except (gzip.BadGzipFile, EOFError, zlib.error) as e:
             raise ValueError(f"Fashion-MNIST file {path} is not a valid gzip file "
                              f"({type(e).__name__}: {e}). Delete it and load again.") from e
