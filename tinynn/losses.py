@@ -49,8 +49,10 @@ class Loss:
     their mean w.r.t. y_pred; `loss(y_true, y_pred, sample_weight)` weights and reduces them.
 
     A subclass defines `call` and `gradient`, and lists its constructor arguments in
-    `get_config`. Set the class attribute `sparse_labels = True` if y_true holds one integer
-    class index per sample instead of values shaped like y_pred; `fit` checks targets by it.
+    `get_config`. The class attribute `sparse_labels` says what y_true holds, and `fit`
+    checks targets by it: True for one integer class index per sample, False for values shaped
+    like y_pred; None (undeclared, the default for a loss of one's own) accepts either, integer
+    labels of shape (N,) or (N, 1) when the model has more than one output unit.
 
     Args:
         name: Defaults to the snake_case class name.
@@ -58,7 +60,7 @@ class Loss:
             "none"/None. Defaults to "sum_over_batch_size".
     """
 
-    sparse_labels = False
+    sparse_labels: "bool | None" = None
 
     def __init__(self, name: "str | None" = None, reduction="sum_over_batch_size"):
         if reduction not in REDUCTIONS:
@@ -136,6 +138,8 @@ class Loss:
 
 class _Regression(Loss):
     """Losses elementwise in e = y_pred - y_true, averaged over the last axis per sample."""
+
+    sparse_labels = False
 
     def _per_sample(self, T, P):
         raise NotImplementedError
@@ -237,6 +241,8 @@ class BinaryCrossentropy(Loss):
         name: Defaults to "binary_crossentropy".
     """
 
+    sparse_labels = False
+
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name: str = "binary_crossentropy"):
         super().__init__(name, reduction)
@@ -286,6 +292,8 @@ class CategoricalCrossentropy(Loss):
         reduction: Defaults to "sum_over_batch_size".
         name: Defaults to "categorical_crossentropy".
     """
+
+    sparse_labels = False
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name: str = "categorical_crossentropy"):

@@ -279,7 +279,9 @@ class Sequential(Layer):
         exact gradients. The mark stays on an array passed on unchanged (Dropout at inference),
         and Keras reads it whatever `from_logits` says and whichever cross-entropy it is (a
         softmax with binary cross-entropy gives the sigmoid cross-entropy of the softmax's
-        input). So here: the layer whose activation output *is* Y.
+        input). So here: the layer whose activation output *is* Y (a Dense layer's, for 2-D
+        inputs: on more axes it returns its activation reshaped, a new array, and the loss is
+        computed from the probabilities).
         """
         for layer in reversed(self.layers):
             if getattr(layer, "_A", None) is Y and hasattr(layer, "backward_from_logits") \
@@ -370,7 +372,7 @@ class Sequential(Layer):
         included."""
         source = self._loss_logits_layer(Y)
         if source is not None:
-            return self._with_penalties(self._logits_loss.call(y, source._Z))
+            return self._with_penalties(self._logits_loss.call(y, source._Z.reshape(Y.shape)))
         return self._with_penalties(self.loss.call(y, Y))
 
     def _backward(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -380,19 +382,20 @@ class Sequential(Layer):
         source = self._loss_logits_layer(Y)
         if source is not None:  # start from d loss / d logits, below the sigmoid or softmax
             i = self.layers.index(source)
-            loss, below = self._logits_loss, self.layers[:i]
+            loss, below, Z = self._logits_loss, self.layers[:i], source._Z.reshape(Y.shape)
             if type(loss) is losses.SparseCategoricalCrossentropy \
                     and loss.reduction in ("sum_over_batch_size", "mean"):
                 # fused: loss and dZ = (softmax(Z) - onehot(y)) / N together
-                values, dZ = backend.ops().softmax_cross_entropy_with_gradient(source._Z, y)
+                values, dZ = backend.ops().softmax_cross_entropy_with_gradient(Z, y)
             else:
-                values, dZ = loss.call(y, source._Z), loss.weighted_gradient(y, source._Z)
+                values, dZ = loss.call(y, Z), loss.weighted_gradient(y, Z)
             # the activity penalties of the output Y (the source's, and those of the weightless
             # layers above it, which passed Y on unchanged) reach Z through the activation
             gs = [g for layer in self.layers[i:] if (g := layer._activity_gradient()) is not None]
             if gs:
                 backward = activations.forward_backward(source.activation)[1]
-                dZ = dZ + backward(sum(gs), source._Z, source._A)
+                g = sum(gs).reshape(source._Z.shape)
+                dZ = dZ + backward(g, source._Z, source._A).reshape(dZ.shape)
             dX = source.backward_from_logits(dZ)
         else:
             *below, last = self.layers
@@ -462,7 +465,7 @@ class Sequential(Layer):
                                             sample_weight=len(values))
         if self._compiled_metrics:
             source = self._logits_layer(Y)
-            logits = None if source is None else source._Z
+            logits = None if source is None else source._Z.reshape(Y.shape)
             for m in self._compiled_metrics:
                 m._update_from_model(y, Y, logits)
 

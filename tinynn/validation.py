@@ -104,12 +104,22 @@ def as_targets(y, n: int, output_shape: tuple, loss, argument: str) -> np.ndarra
 
     Integer class labels of shape (n,) for a loss with `sparse_labels` (see `as_labels`);
     otherwise float values shaped like the output, (n, k), where (n,) is accepted for one
-    output unit (Keras matches it with (n, 1)), kept in the shape given.
+    output unit (Keras matches it with (n, 1)), kept in the shape given. A loss that does not
+    declare `sparse_labels` (None: a loss of one's own) takes either: labels shaped (n,) or
+    (n, 1) for a model with more than one output unit, else values.
     """
-    if getattr(loss, "sparse_labels", False):
+    sparse = getattr(loss, "sparse_labels", None)
+    if sparse:
         return as_labels(y, n, output_shape[-1], argument)
     if y is None:
         raise ValueError(f"{argument} is required: the targets of x.")
+    if sparse is None and output_shape[-1] != 1:  # a loss of one's own: labels, or values
+        try:
+            shape = np.shape(y)
+        except ValueError:  # ragged: as_labels says so
+            shape = (n,)
+        if len(shape) in (1, 2) and shape[1:] in ((), (1,)):
+            return as_labels(y, n, output_shape[-1], argument)
     y = np.asarray(y)
     if y.dtype.kind not in "biuf":
         raise TypeError(f"{argument} must hold numbers, got an array of dtype {y.dtype}.")
