@@ -76,11 +76,18 @@ class Loss:
     def gradient(self, y_true, y_pred) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must define gradient(y_true, y_pred).")
 
-    def _weights(self, values: np.ndarray, sample_weight) -> np.ndarray:
-        """Per-sample weights shaped like `values` (Keras's squeeze-or-expand, then broadcast)."""
-        W = np.asarray(sample_weight, values.dtype)
-        V, W = squeeze_or_expand_to_same_rank(values, W)
-        return np.broadcast_to(W, V.shape).reshape(values.shape)
+    @staticmethod
+    def _per_value_weights(values: np.ndarray, sample_weight):
+        """Keras multiplies values by sample_weight with their ranks matched (squeeze or
+        expand), then broadcast. Returns (values * weights, W): W, shaped like `values`, is
+        d sum(values * weights) / d values (weights summed where they broadcast a value)."""
+        V, S = squeeze_or_expand_to_same_rank(values, np.asarray(sample_weight, values.dtype))
+        weighted = V * S
+        W = np.broadcast_to(S, weighted.shape)
+        W = W.sum(axis=tuple(range(W.ndim - V.ndim))) if W.ndim > V.ndim else W
+        spread = tuple(i for i, d in enumerate(V.shape) if d == 1 and W.shape[i] > 1)
+        return weighted, (W.sum(axis=spread, keepdims=True) if spread else W).reshape(
+            values.shape)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The loss of a batch: the per-sample values times `sample_weight` (default 1),
@@ -88,15 +95,17 @@ class Loss:
         P = np.asarray(y_pred)
         values = self.call(y_true, P.astype(config.floatx()) if P.dtype.kind != "f" else P)
         if sample_weight is not None:
-            values = values * self._weights(values, sample_weight)
+            values = self._per_value_weights(values, sample_weight)[0]
         return self.reduce_values(values, sample_weight)
 
     def reduce_values(self, values: np.ndarray, sample_weight=None):
         """Keras's reduction of (already weighted) per-sample values: their sum, or the sum
         divided by their number ("sum_over_batch_size", "mean") or by sum(sample_weight)
         ("mean_with_sample_weight"); unchanged for "none"/None."""
-        if self.reduction in ("none", None) or values.ndim == 0 or values.size == 0:
+        if self.reduction in ("none", None) or values.size == 0:
             return values
+        if values.ndim == 0:
+            return float(values)
         total = values.sum()
         if self.reduction == "sum":
             return float(total)
@@ -109,20 +118,22 @@ class Loss:
     def weighted_gradient(self, y_true, y_pred, sample_weight=None) -> np.ndarray:
         """d loss(y_true, y_pred, sample_weight) / d y_pred, for any reduction (for "none",
         of the sum of the values). Each value l_i depends on its own row of y_pred only, so
-        this is `gradient` (the mean's: dl_i / N) with row i scaled by w_i times N / divisor."""
+        this is `gradient` (the mean's, dl_i / n) with row i scaled by n w_i / divisor."""
         G = self.gradient(y_true, y_pred)
         mean = self.reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight")
         if sample_weight is None and mean:
             return G
         values = self.call(y_true, y_pred)
-        n = values.size
-        W = np.ones_like(values) if sample_weight is None else self._weights(values,
-                                                                              sample_weight)
-        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
-            total = np.sum(np.asarray(sample_weight, values.dtype))
-            W = W * (n / total) if total else W * 0
-        elif not mean:
-            W = W * n
+        weighted, W = values, np.ones_like(values)
+        if sample_weight is not None:
+            weighted, W = self._per_value_weights(values, sample_weight)
+        if not mean:
+            divisor = 1.0
+        elif self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            divisor = np.sum(np.asarray(sample_weight, values.dtype))
+        else:
+            divisor = weighted.size
+        W = W * (values.size / divisor) if divisor else W * 0
         return (G * W.reshape(W.shape + (1,) * (G.ndim - W.ndim))).astype(G.dtype, copy=False)
 
     def get_config(self) -> dict:
