@@ -292,8 +292,9 @@ class CategoricalCrossentropy(Loss):
     Backward (of L = mean_i l_i), with t_i = sum_j T'_ij (1 for one-hot targets):
         from logits:           dZ = (t_i softmax(Z_i) - T'_i) / N
         from probabilities:    g = -T' / C (0 where clipped), dP = (g - rowsum(g Q)) / (rowsum(P) N)
-    TensorFlow's own gradient from logits is (softmax(Z) - T') / N, which assumes t_i = 1; the
-    two differ only for targets whose rows do not sum to 1.
+    By default TensorFlow's fused kernel gives (softmax(Z) - T') / N from logits, which assumes
+    t_i = 1 (with op determinism enabled it gives the derivative above); the two differ only
+    for targets whose rows do not sum to 1.
 
     Args:
         from_logits: whether predictions are logits rather than probabilities. Defaults to
