@@ -187,8 +187,8 @@ def test_training_runs_like_keras(keras, floatx64, task, report):
         close(t_hist[key], k_hist[key], "float64", f"{task}: {key}")
     for a, b in zip(t_model.get_weights(), k_model.get_weights(), strict=True):
         close(a, b, "float64", f"{task}: weights")
-    worst = max(float(np.max(np.abs(np.subtract(t_hist[k], k_hist[k])) / np.abs(k_hist[k])))
-                for k in k_hist)
+    worst = max(float(np.max(np.abs(np.subtract(t_hist[k], k_hist[k]))
+                             / np.maximum(np.abs(k_hist[k]), 1e-12))) for k in k_hist)
     report(f"float64 training, {task}: max relative difference of the logs", f"{worst:.1e}")
 
 
