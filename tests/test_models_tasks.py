@@ -121,7 +121,7 @@ def test_binary_classification_with_targets_n_or_n_by_1():
         model.compile(optimizer=tinynn.optimizers.Adam(0.05), loss="binary_crossentropy",
                       metrics=["accuracy", metrics.AUC(name="auc")])
         histories.append(model.fit(x, targets, epochs=5, batch_size=16, verbose=0).history)
-        assert type(model._compiled_metrics[0]) is metrics.BinaryAccuracy
+        assert type(model._compiled.metrics[0]) is metrics.BinaryAccuracy
     assert histories[0] == histories[1] == histories[2]
     assert histories[0]["accuracy"][-1] > 0.8 and histories[0]["auc"][-1] > 0.9
 

@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 
 from tinynn import activations, backend, interop, losses, optimizers, safety, saving, utils
-from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
+from tinynn.compile_utils import CompileMetrics
 from tinynn.layers import InputLayer, Layer, _unique_name
 from tinynn.saving import load_model
 from tinynn.summary import summary_table
@@ -55,8 +55,7 @@ class Sequential(Layer):
         self.built = False
         self.optimizer = self.loss = None
         self.metrics_names: list[str] = []
-        self._metric_specs: list = []
-        self._compiled_metrics: list[metrics_module.Metric] | None = None
+        self._compiled: CompileMetrics | None = None
         self.stop_training = False
         self.history = History()
         for layer in layers or []:
@@ -238,19 +237,8 @@ class Sequential(Layer):
             )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        if metrics is not None and not isinstance(metrics, (list, tuple)):
-            raise TypeError(
-                f"compile expected metrics to be a list such as ['accuracy'], got "
-                f"metrics={metrics!r}."
-            )
-        for m in metrics or []:
-            metrics_module.check(m)
-        self._metric_specs = list(metrics or [])
-        self._compiled_metrics = None  # built on the first batch, when y's shape is known
-        self._loss_tracker = metrics_module.Mean(name="loss")
-        names = [m if isinstance(m, str) else getattr(m, "name", None)
-                 or metrics_module.snake_case(m.__name__) for m in self._metric_specs]
-        self.metrics_names = ["loss", *_unique_log_names(names)]
+        self._compiled = CompileMetrics(self.loss, metrics)  # the logs of fit and evaluate
+        self.metrics_names = self._compiled.names
         # Keras's TensorFlow backend computes a cross-entropy from the logits of a final
         # sigmoid or softmax: this twin of the loss takes them (see _logits_layer). Only for
         # tinynn's own cross-entropies: a loss of one's own, or a subclass that redefines
@@ -444,39 +432,21 @@ class Sequential(Layer):
         if y is None:
             raise ValueError(f"{method}() requires y, the targets of x.")
         y = self._as_targets(y, x.shape[0])
-        if self._compiled_metrics is None:  # Keras resolves "accuracy" from these shapes
-            self._compiled_metrics = [
-                metrics_module.for_compile(m, y.shape, (y.shape[0], *self.output_shape[1:]))
-                for m in self._metric_specs]
+        self._compiled.build(y.shape, (y.shape[0], *self.output_shape[1:]))  # once, as Keras
         return x, y
 
-    def _reset_metrics(self) -> None:
-        for m in (self._loss_tracker, *self._compiled_metrics):
-            m.reset_state()
+    @property
+    def _metric_specs(self) -> list:
+        """compile's metrics as given (names, objects, functions): what saving keeps."""
+        return self._compiled.specs if self._compiled is not None else []
 
     def _update_metrics(self, y: np.ndarray, Y: np.ndarray, values: np.ndarray) -> None:
-        """Add a batch to the loss's running mean and to every metric (the logs of fit). Called
-        by the steps, on the model that ran the forward pass (an inference twin shares the
-        metric objects), so that the logits are read from the layers that made Y."""
-        if self.loss.reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
-            self._loss_tracker.update_state(values)  # the batch means, weighted by batch size
-        else:  # Keras weights the reduced batch loss by the batch size
-            self._loss_tracker.update_state(self.loss.reduce_values(values),
-                                            sample_weight=len(values))
-        if self._compiled_metrics:
-            source = self._logits_layer(Y)
-            logits = None if source is None else source._Z.reshape(Y.shape)
-            for m in self._compiled_metrics:
-                m._update_from_model(y, Y, logits)
-
-    def _metric_results(self) -> dict:
-        """{name: value}: "loss" and each metric, names made unique as Keras makes them
-        ("auc", "auc_1"), keys sorted as Keras 3's logs are."""
-        names = _unique_log_names([m.name for m in self._compiled_metrics])
-        logs = {"loss": self._loss_tracker.result(),
-                **{name: m.result() for name, m in zip(names, self._compiled_metrics,
-                                                         strict=True)}}
-        return dict(sorted(logs.items()))
+        """Add a batch to the logs: the loss's running mean and every metric; cross-entropy
+        metrics get the logits of a final sigmoid or softmax, as in Keras. Called by the
+        steps, on the model that ran the forward pass (an inference twin shares `_compiled`),
+        so that the logits are read from the layers that made Y."""
+        source = self._logits_layer(Y) if self._compiled.metrics else None
+        self._compiled.update(y, Y, values, None if source is None else source._Z.reshape(Y.shape))
 
     def _run_batches(self, x, y, batch_size: int, order: np.ndarray, step, cbs: CallbackList,
                      mode: str, before_batch=None, after_batch=None) -> dict:
@@ -491,7 +461,7 @@ class Sequential(Layer):
         after them, and returning True stops the loop.
         """
         begin, end = cbs.listeners(f"on_{mode}_batch_begin"), cbs.listeners(f"on_{mode}_batch_end")
-        self._reset_metrics()
+        self._compiled.reset()
         seen = 0
         for i, start in enumerate(range(0, len(order), batch_size)):
             if before_batch is not None:
@@ -504,12 +474,12 @@ class Sequential(Layer):
             step(x[idx], y[idx])  # which updates the metrics
             seen += len(idx)
             if end:
-                logs = self._metric_results()
+                logs = self._compiled.results()
                 for hook in end:
                     hook(i, logs=logs)
             if after_batch is not None and after_batch(i):
                 break
-        return self._metric_results() if seen else {}
+        return self._compiled.results() if seen else {}
 
     def _test_loop(self, x, y, batch_size: int, cbs: CallbackList) -> dict:
         """Keras's evaluation pass, shared by `evaluate` and fit's validation: `on_test_begin`,
@@ -642,9 +612,7 @@ class Sequential(Layer):
         logs = self._test_loop(x, y, batch_size, cbs)
         if return_dict:
             return logs
-        names = ["loss", *(m.name for m in self._compiled_metrics)]
-        values = [logs[name] for name in names if name in logs]
-        values += [logs[key] for key in sorted(logs) if key not in names]
+        values = self._compiled.in_order(logs)
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size: "int | None" = None, verbose="auto",
@@ -716,20 +684,6 @@ def _own_cross_entropy(loss) -> bool:
                and kind.gradient is base.gradient
                for base in (losses.BinaryCrossentropy, losses.CategoricalCrossentropy,
                             losses.SparseCategoricalCrossentropy))
-
-
-def _unique_log_names(names: list) -> list:
-    """Keras's log names for metrics: a repeated name gets "_1", "_2", ... appended."""
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        if name in seen:
-            unique.append(f"{name}_{seen[name]}")
-            seen[name] += 1
-        else:
-            unique.append(name)
-            seen[name] = 1
-    return unique
 
 
 def from_keras(keras_model) -> Sequential:
