@@ -125,6 +125,10 @@ class Mean(Metric):
         self.count = 0.0
 
     def update_state(self, values, sample_weight=None) -> None:
+        if sample_weight is None and isinstance(values, np.ndarray) and values.ndim == 1:
+            self.total += values.sum(dtype=np.float64)  # the common case, once per batch in fit
+            self.count += values.shape[0]
+            return
         values, weights = _samplewise(values, sample_weight, np.mean)
         self.total += values.sum(dtype=np.float64)
         if weights is not None:
