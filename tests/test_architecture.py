@@ -59,7 +59,8 @@ def test_the_math_imports_no_layer_model_or_optimizer():
     assert graph["tinynn.kernels"] <= {"tinynn.ops"}
     assert "tinynn.models" not in graph["tinynn.saving"] | graph["tinynn.io"]
     # Keras's file formats sit under saving (which chooses them by suffix)
-    for module in ("tinynn.keras_format", "tinynn.keras_config", "tinynn.serialization"):
+    for module in ("tinynn.keras_format", "tinynn.keras_config", "tinynn.keras_compile",
+                   "tinynn.serialization"):
         assert not graph[module] & {"tinynn.models", "tinynn.saving"}, (module, graph[module])
     assert "tinynn.keras_format" in graph["tinynn.saving"]
 

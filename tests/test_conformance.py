@@ -344,10 +344,33 @@ def test_metric_logs_in_fit_and_saves_with_the_model(cls, tmp_path):
     check.update_state(y, model.predict(x, verbose=0))
     np.testing.assert_allclose(model.evaluate(x, y, verbose=0, return_dict=True)[metric.name],
                                check.result(), rtol=1e-6)
-    model.save(tmp_path / "m.npz")
-    loaded = tinynn.models.load_model(tmp_path / "m.npz")
-    (spec,) = loaded._metric_specs
-    assert type(spec) is cls and spec.get_config() == metric.get_config()
+    for name in ("m.npz", "m.keras"):  # tinynn's format and Keras's
+        model.save(tmp_path / name)
+        loaded = tinynn.models.load_model(tmp_path / name)
+        (spec,) = loaded._metric_specs
+        assert type(spec) is cls and spec.get_config() == metric.get_config(), name
+        np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0, return_dict=True)[spec.name],
+                                   check.result(), rtol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("cls,options", cases(LOSSES))
+def test_loss_saves_with_the_model_in_both_formats(cls, options, tmp_path):
+    """Every loss, with every option it takes and a non-default reduction, travels through
+    tinynn's `.npz` and Keras's `.keras`: the same class and config, the same evaluate."""
+    tinynn.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 5)).astype("float32")
+    y = sample_targets(cls, rng, n=12, soft=False)
+    loss = make(cls, **options, reduction="sum")
+    activation = "linear" if options.get("from_logits") else "softmax"
+    model = tinynn.Sequential([tinynn.Input((5,)), layers.Dense(4, activation=activation)])
+    model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
+    want = model.evaluate(x, y, verbose=0, return_dict=True)
+    for name in ("m.npz", "m.keras"):
+        model.save(tmp_path / name)
+        loaded = tinynn.models.load_model(tmp_path / name)
+        assert type(loaded.loss) is cls and loaded.loss.get_config() == loss.get_config(), name
+        assert loaded.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(want), name
 
 
 @pytest.mark.parametrize("cls", OPTIMIZERS, ids=lambda c: c.__name__)

@@ -7,6 +7,8 @@ meaning of "accuracy" from it. Each epoch (and each validation pass) resets them
 updates them, and the logs are their results: exact over all the samples seen so far.
 """
 
+import copy
+
 import numpy as np
 
 from tinynn import metrics as metrics_module
@@ -55,6 +57,16 @@ class CompileMetrics:
         if self.metrics is None:
             self.metrics = [metrics_module.for_compile(m, y_shape, y_pred_shape)
                             for m in self.specs]
+
+    def fresh(self) -> "CompileMetrics":
+        """A copy with its own (reset) metric objects, for an evaluation pass: it shares
+        nothing a training epoch updates."""
+        twin = copy.copy(self)
+        twin.tracker = copy.deepcopy(self.tracker)
+        twin.metrics = None if self.metrics is None else [copy.deepcopy(m) for m in self.metrics]
+        if twin.metrics is not None:
+            twin.reset()
+        return twin
 
     def reset(self) -> None:
         for m in (self.tracker, *self.metrics):

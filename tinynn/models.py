@@ -484,12 +484,16 @@ class Sequential(Layer):
     def _test_loop(self, x, y, batch_size: int, cbs: CallbackList) -> dict:
         """Keras's evaluation pass, shared by `evaluate` and fit's validation: `on_test_begin`,
         the test batches (a callback may set `model.stop_evaluating`), `on_test_end` with the
-        final logs, which are returned."""
+        final logs, which are returned.
+
+        It runs on an inference twin with its own metric objects (`CompileMetrics.fresh`), so
+        an evaluation in another thread never mixes into a training epoch's running logs."""
         self.stop_evaluating = False
         cbs.call("on_test_begin")
-        logs = self._run_batches(x, y, batch_size, np.arange(x.shape[0]),
-                                 self._inference_twin()._test_step, cbs, "test",
-                                 after_batch=lambda i: self.stop_evaluating)
+        twin = self._inference_twin()
+        twin._compiled = self._compiled.fresh()
+        logs = twin._run_batches(x, y, batch_size, np.arange(x.shape[0]), twin._test_step, cbs,
+                                 "test", after_batch=lambda i: self.stop_evaluating)
         cbs.call("on_test_end", logs=logs)
         return logs
 
