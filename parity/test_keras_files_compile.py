@@ -35,10 +35,12 @@ _HEAD = {"binary": (1, "sigmoid"), "categorical": (3, "softmax"), "sparse": (3, 
 
 
 def _metrics(lib, task):
-    """Names, objects with options, and a function, for each task (the same in both)."""
+    """Names, objects with options, and a function, for each task (the same in both; named,
+    where Keras numbers default names per process: "auc", "auc_1", ...)."""
     M = lib.metrics
     if task == "binary":
-        return ["accuracy", M.Precision(thresholds=0.3), M.AUC(num_thresholds=13, curve="PR"),
+        return ["accuracy", M.Precision(thresholds=0.3, name="precision"),
+                M.AUC(num_thresholds=13, curve="PR", name="auc"),
                 M.BinaryCrossentropy(label_smoothing=0.1), "mae"]
     if task == "categorical":
         return ["accuracy", M.CategoricalCrossentropy(), M.Recall(name="rec"),

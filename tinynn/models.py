@@ -445,6 +445,7 @@ class Sequential(Layer):
         metrics get the logits of a final sigmoid or softmax, as in Keras. Called by the
         steps, on the model that ran the forward pass (an inference twin shares `_compiled`),
         so that the logits are read from the layers that made Y."""
+        self._compiled.build(y.shape, Y.shape)  # a step run outside fit or evaluate
         source = self._logits_layer(Y) if self._compiled.metrics else None
         self._compiled.update(y, Y, values, None if source is None else source._Z.reshape(Y.shape))
 
