@@ -1,5 +1,6 @@
-"""The conformance suite (scikit-learn's `check_estimator` spirit): every layer, loss, optimizer
-and activation tinynn exports is discovered, not listed, and goes through the same battery.
+"""The conformance suite (scikit-learn's `check_estimator` spirit): every layer, loss, metric,
+optimizer and activation tinynn exports is discovered, not listed, and goes through the same
+battery.
 
 A new class is covered by existing. A student's own layer joins by being registered below, as a
 user would register it for saving. Keras equality for the same classes is in
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinynn
-from tinynn import activations, backend, layers, losses, optimizers, saving
+from tinynn import activations, backend, layers, losses, metrics, optimizers, saving
 from tinynn.gradient_check import assert_grad_close, numerical_grad
 
 
@@ -82,13 +83,15 @@ LAYERS = [c for c in saving.builtin_classes(layers.Layer)
           if getattr(layers, c.__name__, None) is c and c is not layers.InputLayer] + [
     StudentDense, Center]
 LOSSES = saving.builtin_classes(losses.Loss)
+METRICS = saving.builtin_classes(metrics.Metric)
 OPTIMIZERS = saving.builtin_classes(optimizers.Optimizer)
 ACTIVATIONS = sorted({name for name in dir(activations)
                       if callable(getattr(activations, f"{name}_backward", None))})
 
 # Sample values for constructor arguments without a default, by parameter name: a new class
 # whose arguments are all named here (or have defaults) is covered with no change to this file.
-SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh", "stddev": 0.4}
+SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh", "stddev": 0.4,
+                    "fn": metrics.mean_absolute_error}
 
 
 def make(cls, **overrides):
@@ -118,7 +121,10 @@ def test_discovery_finds_the_known_classes():
             "BatchNormalization", "LayerNormalization"} <= names
     assert {"Adam", "SGD", "RMSprop", "AdamW", "Nadam", "Adamax", "Adagrad", "Adadelta",
             "Lion"} <= {c.__name__ for c in OPTIMIZERS}
-    assert "SparseCategoricalCrossentropy" in {c.__name__ for c in LOSSES}
+    assert {"SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
+            "MeanSquaredError", "MeanAbsoluteError", "Huber"} <= {c.__name__ for c in LOSSES}
+    assert {"AUC", "Precision", "Recall", "RootMeanSquaredError", "BinaryAccuracy", "Mean",
+            "SparseCategoricalAccuracy"} <= {c.__name__ for c in METRICS}
     assert {"relu", "tanh", "sigmoid", "softmax", "linear", "elu", "selu", "gelu", "silu",
             "swish", "leaky_relu", "relu6", "softplus", "softsign", "hard_sigmoid",
             "exponential"} <= set(ACTIVATIONS)
@@ -224,18 +230,148 @@ def test_layer_trains_what_its_gradients_say(cls):
 
 # ----- losses, optimizers, activations ---------------------------------------------------------
 
-@pytest.mark.parametrize("cls", LOSSES, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("from_logits", [False, True])
-def test_loss_gradient_and_config(cls, from_logits):
+# Non-default sample values for options a loss or metric may take, by parameter name: each one a
+# class's constructor has gives a variant of it (and all together one more), so the options are
+# checked too. A new class is covered with no change here.
+OPTIONS = {"from_logits": True, "label_smoothing": 0.2, "delta": 0.5, "threshold": 0.3, "k": 2,
+           "thresholds": [0.25, 0.5, 0.75], "num_thresholds": 13, "curve": "PR"}
+
+
+def variants(cls) -> list[dict]:
+    """{} and one dict per option of OPTIONS the constructor takes (and all of them)."""
+    params = inspect.signature(cls.__init__).parameters
+    found = [{name: value} for name, value in OPTIONS.items() if name in params]
+    return [{}, *found, *([{k: v for d in found for k, v in d.items()}] if len(found) > 1
+                          else [])]
+
+
+def cases(classes):
+    return [pytest.param(cls, kw, id=f"{cls.__name__}-{kw}") for cls in classes
+            for kw in variants(cls)]
+
+
+def sample_targets(cls, rng, n=6, c=4, soft=True):
+    """Targets a loss or metric takes, derived from what it declares: integer labels for
+    `sparse_labels`, else values shaped like the predictions (probability rows: valid for
+    every dense loss; one-hot rows with soft=False)."""
+    if cls.sparse_labels:
+        return rng.integers(0, c, size=n)
+    return activations.softmax(rng.normal(size=(n, c))) if soft \
+        else np.eye(c)[rng.integers(0, c, size=n)]
+
+
+def sample_predictions(rng, from_logits=False, n=6, c=4):
+    Z = rng.normal(size=(n, c)) * 2
+    return Z if from_logits else activations.softmax(Z)
+
+
+@pytest.mark.parametrize("cls,options", cases(LOSSES))
+def test_loss_gradient_and_config(cls, options):
     rng = np.random.default_rng(0)
-    loss = make(cls, from_logits=from_logits)
-    Z = rng.normal(size=(6, 4))
-    P = Z if from_logits else activations.softmax(Z)
-    y = rng.integers(0, 4, size=6)
+    loss = make(cls, **options)
+    P = sample_predictions(rng, options.get("from_logits", False))
+    y = sample_targets(cls, rng)
+    assert loss.call(y, P).shape == (6,)
     numeric = numerical_grad(lambda: loss(y, P), P)
     assert_grad_close(loss.gradient(y, P), numeric, f"{cls.__name__} d loss / d y_pred")
     assert cls.from_config(loss.get_config()).get_config() == loss.get_config()
     assert losses.get(loss) is loss
+
+
+@pytest.mark.parametrize("reduction", losses.REDUCTIONS)
+@pytest.mark.parametrize("cls", LOSSES, ids=lambda c: c.__name__)
+def test_loss_weighted_gradient_for_every_reduction(cls, reduction):
+    """weighted_gradient is the derivative of what calling the loss returns (summed for
+    reduction "none"), with sample weights."""
+    rng = np.random.default_rng(1)
+    loss = make(cls, reduction=reduction)
+    P, y = sample_predictions(rng), sample_targets(cls, rng)
+    w = rng.uniform(0.1, 2.0, size=6)
+    numeric = numerical_grad(lambda: float(np.sum(loss(y, P, sample_weight=w))), P)
+    assert_grad_close(loss.weighted_gradient(y, P, sample_weight=w), numeric,
+                      f"{cls.__name__} reduction={reduction}")
+    unweighted = float(np.sum(loss(y, P)))
+    assert unweighted == pytest.approx(float(np.sum(loss(y, P, sample_weight=np.ones(6)))))
+
+
+def metric_batch(cls, rng, options, n=6):
+    """The arguments of one update_state: (y_true, y_pred), or (values,) for a Mean or Sum."""
+    if "y_true" not in inspect.signature(cls.update_state).parameters:
+        return (rng.normal(size=n),)
+    return (sample_targets(cls, rng, n=n, soft=False),
+            sample_predictions(rng, options.get("from_logits", False), n=n))
+
+
+@pytest.mark.parametrize("cls,options", cases(METRICS))
+def test_metric_config_state_and_reset(cls, options):
+    """Config round trip; two weighted updates equal one update with both batches (the state
+    is exact over an epoch, not a mean of batch results); reset_state starts again."""
+    rng = np.random.default_rng(0)
+    metric = make(cls, **options)
+    config = metric.get_config()
+    assert cls.from_config(config).get_config() == config
+    a, b = metric_batch(cls, rng, options), metric_batch(cls, rng, options)
+    wa, wb = rng.uniform(0.1, 2, size=6), rng.uniform(0.1, 2, size=6)
+    fresh = np.asarray(make(cls, **options).result())
+    metric.update_state(*a, sample_weight=wa)
+    metric.update_state(*b, sample_weight=wb)
+    once = make(cls, **options)
+    once.update_state(*(np.concatenate([u, v]) for u, v in zip(a, b, strict=True)),
+                      sample_weight=np.concatenate([wa, wb]))
+    np.testing.assert_allclose(metric.result(), once.result(), rtol=1e-12, atol=1e-15)
+    metric.reset_state()
+    np.testing.assert_array_equal(np.asarray(metric.result()), fresh)
+    assert metrics.get(metric) is metric
+
+
+@pytest.mark.parametrize("cls", [c for c in METRICS
+                                 if "y_true" in inspect.signature(c.update_state).parameters],
+                         ids=lambda c: c.__name__)
+def test_metric_logs_in_fit_and_saves_with_the_model(cls, tmp_path):
+    tinynn.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 5)).astype("float32")
+    y = sample_targets(cls, rng, n=24, soft=False)
+    metric = make(cls)
+    # Flatten passes on a new array, so cross-entropy metrics see the probabilities, not the
+    # softmax's input (see test_models.py for that)
+    model = tinynn.Sequential([tinynn.Input((5,)), layers.Dense(4, activation="softmax"),
+                               layers.Flatten()])
+    loss = "sparse_categorical_crossentropy" if cls.sparse_labels else "categorical_crossentropy"
+    model.compile(optimizer="adam", loss=loss, metrics=[metric])
+    logs = model.fit(x, y, batch_size=8, epochs=1, verbose=0).history
+    assert set(logs) == {"loss", metric.name}
+    check = make(cls)
+    check.update_state(y, model.predict(x, verbose=0))
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0, return_dict=True)[metric.name],
+                               check.result(), rtol=1e-6)
+    for name in ("m.npz", "m.keras"):  # tinynn's format and Keras's
+        model.save(tmp_path / name)
+        loaded = tinynn.models.load_model(tmp_path / name)
+        (spec,) = loaded._metric_specs
+        assert type(spec) is cls and spec.get_config() == metric.get_config(), name
+        np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0, return_dict=True)[spec.name],
+                                   check.result(), rtol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("cls,options", cases(LOSSES))
+def test_loss_saves_with_the_model_in_both_formats(cls, options, tmp_path):
+    """Every loss, with every option it takes and a non-default reduction, travels through
+    tinynn's `.npz` and Keras's `.keras`: the same class and config, the same evaluate."""
+    tinynn.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 5)).astype("float32")
+    y = sample_targets(cls, rng, n=12, soft=False)
+    loss = make(cls, **options, reduction="sum")
+    activation = "linear" if options.get("from_logits") else "softmax"
+    model = tinynn.Sequential([tinynn.Input((5,)), layers.Dense(4, activation=activation)])
+    model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
+    want = model.evaluate(x, y, verbose=0, return_dict=True)
+    for name in ("m.npz", "m.keras"):
+        model.save(tmp_path / name)
+        loaded = tinynn.models.load_model(tmp_path / name)
+        assert type(loaded.loss) is cls and loaded.loss.get_config() == loss.get_config(), name
+        assert loaded.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(want), name
 
 
 @pytest.mark.parametrize("cls", OPTIMIZERS, ids=lambda c: c.__name__)

@@ -19,6 +19,12 @@ def test_layer_docstrings_state_forward_and_backward(cls):
     assert "Y =" in doc and "Backward" in doc and "dX" in doc, doc
 
 
+@pytest.mark.parametrize("cls", saving.builtin_classes(losses.Loss), ids=lambda c: c.__name__)
+def test_loss_docstrings_state_forward_and_backward(cls):
+    doc = inspect.getdoc(cls)
+    assert "Forward" in doc and "Backward" in doc and "Defaults to" in doc, doc
+
+
 def test_loss_and_optimizer_docstrings_state_their_formulas():
     doc = inspect.getdoc(losses.SparseCategoricalCrossentropy)
     assert "Forward" in doc and "Backward" in doc and "dZ = (softmax(Z) - onehot(y)) / N" in doc

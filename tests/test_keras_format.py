@@ -483,8 +483,20 @@ def _layer(spec, i):
      "loss_scale_factor"),
     (lambda s: s["compile_config"]["optimizer"].update(class_name="Ftrl"),
      "the optimizer is a Keras Ftrl, which tinynn does not have"),
-    (lambda s: s["compile_config"].update(loss="huber"), "Unknown loss 'huber'"),
-    (lambda s: s["compile_config"].update(metrics=[{"class_name": "AUC"}]), "list of names"),
+    (lambda s: s["compile_config"].update(loss="hinge"), "Unknown loss 'hinge'"),
+    (lambda s: s["compile_config"].update(metrics={"class_name": "AUC"}), "not a list"),
+    (lambda s: s["compile_config"].update(metrics=[{"module": "keras.metrics",
+                                                    "class_name": "F1Score", "config": {}}]),
+     "metric 0 is a Keras F1Score, which tinynn does not have"),
+    (lambda s: s["compile_config"].update(metrics=[{
+        "module": "keras.metrics", "class_name": "SparseCategoricalCrossentropy",
+        "config": {"ignore_class": 0}}]), "ignore_class=0"),
+    (lambda s: s["compile_config"].update(metrics=[{
+        "module": "builtins", "class_name": "function", "config": "os.system",
+        "registered_name": "function"}]), "not one of tinynn.metrics's functions"),
+    (lambda s: s["compile_config"].update(metrics=[{
+        "module": "my_project.metrics", "class_name": "F2", "config": {}}]),
+     "neither a Keras built-in nor registered"),
     (lambda s: s["compile_config"].update(loss_weights=[2.0]), "loss_weights"),
 ])
 def test_configs_tinynn_cannot_honour_are_refused(trained, edit, match):

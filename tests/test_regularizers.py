@@ -160,6 +160,38 @@ def test_training_and_logged_loss_include_the_penalties_batch_by_batch():
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("reduction", ["sum", None])
+def test_a_summed_loss_adds_the_penalties_once_per_batch(reduction):
+    """With reduction "sum" (or "none", whose gradient is the sum's), the batch loss is
+    sum of the losses + sum(model.losses): the penalties once, not once per sample. The logged
+    loss is its running mean weighted by batch size (Keras's reduced loss for "sum"), and
+    gradcheck checks the gradient of that same batch loss (the output's activity penalty
+    reaching the logits through the softmax)."""
+    def compiled():
+        model = small_model(activity_regularizer=R.L2(0.04))
+        model.compile(optimizer=optimizers.SGD(0.01),
+                      loss=losses.SparseCategoricalCrossentropy(reduction=reduction))
+        return model
+
+    model, replica = compiled(), compiled()
+    x, y = data(20)
+    assert tinynn.gradcheck(compiled(), x[:6], y[:6], verbose=False).passed
+    total, n, batch = 0.0, 0, 8 if reduction == "sum" else 10
+    for start in range(0, 20, batch):
+        xb, yb = x[start:start + batch], y[start:start + batch]
+        P = replica._forward(xb, training=True)
+        batch_loss = float(np.sum(replica.loss(yb, P))) + float(sum(replica.losses))
+        replica._train_step(xb, yb)
+        if reduction == "sum":
+            total, n = total + len(xb) * batch_loss, n + len(xb)
+        else:  # "none": the mean of the values, each with its share of the penalties (equal
+            total, n = total + batch_loss, n + len(xb)  # batches: Keras weights by batch size)
+    history = model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0).history
+    assert history["loss"][0] == pytest.approx(total / n, rel=1e-6)
+    for a, b in zip(model.get_weights(), replica.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
 def test_one_sgd_step_applies_the_penalty_gradient():
     model = small_model()
     x, y = data(8)

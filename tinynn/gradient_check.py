@@ -162,8 +162,10 @@ def gradcheck(model_or_layer, x, y=None, *, training: bool = True, h: float = 1e
         model_or_layer: a compiled `Sequential` (its loss is used) or a single layer.
         x: one batch of inputs, e.g. shape (N, 28, 28). Keep N small: each checked entry costs
             two forward passes.
-        y: for a model, the integer labels (N,). For a layer, the upstream gradient dY (the
-            shape of the layer's output); defaults to a random one drawn from `seed`.
+        y: for a model, the targets its loss takes (integer labels (N,) for sparse
+            cross-entropy, else values shaped like the output). For a layer, the upstream
+            gradient dY (the shape of the layer's output); defaults to a random one drawn from
+            `seed`.
         training: run the training-mode forward (random layers with frozen noise). Defaults
             to True.
         h: the central-difference step. Defaults to 1e-6.
@@ -183,7 +185,7 @@ def gradcheck(model_or_layer, x, y=None, *, training: bool = True, h: float = 1e
     if not is_model and not isinstance(model_or_layer, Layer):
         raise TypeError(f"gradcheck expected a Sequential or a layer, got {model_or_layer!r}.")
     if is_model and y is None:
-        raise ValueError("gradcheck(model, x, y) needs y, the integer labels of the batch x.")
+        raise ValueError("gradcheck(model, x, y) needs y, the targets of the batch x.")
     if is_model and model_or_layer.loss is None:
         raise ValueError("gradcheck differentiates the model's loss: call model.compile("
                          "loss='sparse_categorical_crossentropy') first.")
@@ -254,10 +256,10 @@ def _check(model, layers, X, y, is_model, training, h, rtol, atol, max_entries, 
         return model._forward(X, training) if is_model else model.forward(X, training=training)
 
     if is_model:
-        labels = np.asarray(y).reshape(-1).astype(np.intp)
+        labels = model._as_targets(y, X.shape[0])  # checked and converted as fit does
 
-        def loss():
-            return float(np.mean(model._loss_values(forward(), labels)))
+        def loss():  # the loss fit differentiates: the per-sample values, reduced
+            return float(np.sum(model.loss.reduce_values(model._loss_values(forward(), labels))))
 
         model._backward(forward(), labels)  # analytic: grads of the mean loss, as in fit
         # exactly the arrays `fit` hands to the optimizer, paired with the weights it updates

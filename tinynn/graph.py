@@ -94,7 +94,7 @@ def trace(model, x, y, training: bool = False) -> list[Node]:
     Args:
         model: a compiled `Sequential` (its loss is differentiated).
         x: a batch of inputs.
-        y: its integer labels.
+        y: its targets (integer labels for sparse cross-entropy).
         training: run the training-mode forward (Dropout draws a mask). Defaults to False.
 
     Returns:
@@ -105,13 +105,15 @@ def trace(model, x, y, training: bool = False) -> list[Node]:
     X = np.asarray(x)
     if not model.built:
         model.build((None, *X.shape[1:]))
-    labels = np.asarray(y).reshape(-1).astype(np.intp)
     N = X.shape[0]
+    labels = model._as_targets(y, N)  # checked and converted as fit does
     steps, out = _forward_nodes(model, X, training)
     last_layer, last_nodes, last_input = steps[-1]
     loss, tail = model.loss, []
     # fused: the model ends in a softmax and, as in fit, the loss is taken from its input
-    fused = model._uses_logits()
+    fused = (isinstance(loss, losses.SparseCategoricalCrossentropy)
+             and model._loss_logits_layer(out) is last_layer
+             and getattr(last_layer, "activation", None) == "softmax")
     per_sample = model._loss_values(out, labels)
     if fused or (isinstance(loss, losses.SparseCategoricalCrossentropy) and loss.from_logits):
         if fused:  # the softmax's output is P itself

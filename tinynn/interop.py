@@ -151,10 +151,18 @@ def _compile_like(keras, keras_model, model) -> None:
     """Compile the Keras model with the same loss, metrics and optimizer, each built from its
     tinynn config (the names and arguments are Keras's)."""
     opt, loss = model.optimizer, model.loss
+
+    def metric(m):  # a name as written; an object rebuilt from its config; a function by name
+        if isinstance(m, str):
+            return m
+        if hasattr(m, "get_config") and hasattr(keras.metrics, type(m).__name__):
+            return getattr(keras.metrics, type(m).__name__).from_config(m.get_config())
+        return getattr(m, "name", None) or m.__name__
+
     keras_model.compile(
         optimizer=getattr(keras.optimizers, type(opt).__name__).from_config(opt.get_config()),
         loss=getattr(keras.losses, type(loss).__name__).from_config(loss.get_config()),
-        metrics=model.metrics_names[1:],
+        metrics=[metric(m) for m in model._metric_specs],
     )
 
 

@@ -2,7 +2,8 @@
 
 A `.keras` file's `config.json` is what Keras's `serialize_keras_object(model)` writes (and
 `model.to_json()`): every object as {"module", "class_name", "config", "registered_name"}, plus
-"build_config" for layers built from an input shape and "compile_config" for the model.
+"build_config" for layers built from an input shape and "compile_config" for the model (written
+and read by `tinynn.keras_compile`).
 tinynn's classes already use Keras's class and argument names (`get_config`), so translating is
 mostly adding what Keras adds:
 
@@ -21,9 +22,7 @@ built-in (`module` "keras..." and no `registered_name`), or a user's class found
 
 import inspect
 
-import numpy as np
-
-from tinynn import losses, optimizers, serialization
+from tinynn import serialization
 from tinynn.layers import Layer, snake_case
 
 # Keras arguments that tinynn's twin does not have, with the value at which they do nothing.
@@ -39,13 +38,6 @@ _LAYER_EXTRAS = {
     "LayerNormalization": {"beta_constraint": None, "gamma_constraint": None},
 }
 _ANY_LAYER_EXTRAS = {"activity_regularizer": None, "autocast": True}  # Keras's Layer itself
-_OPTIMIZER_EXTRAS = {
-    "weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None,
-    "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
-    "loss_scale_factor": None, "gradient_accumulation_steps": None}
-_OPTIMIZER_CLASS_EXTRAS = {"Adam": {"amsgrad": False}}
-_LOSS_EXTRAS = {"reduction": "sum_over_batch_size", "dtype": None}
-_LOSS_CLASS_EXTRAS = {"SparseCategoricalCrossentropy": {"ignore_class": None}}
 _ANY_VALUE = {"ema_momentum", "ema_overwrite_frequency",  # read by Keras only when use_ema=True
               "renorm_momentum"}  # and only when renorm=True
 _INPUT_EXTRAS = {"sparse": False, "ragged": False, "optional": False}
@@ -117,29 +109,9 @@ def layer_to_keras(layer, dtype: str, input_shape: tuple) -> dict:
     return spec
 
 
-def _optimizer_to_keras(opt, dtype: str) -> dict:
-    config = dict(opt.get_config())
-    # Keras keeps the learning rate in a variable of the float type, and writes its value
-    head = {"name": config.pop("name"),
-            "learning_rate": float(np.dtype(dtype).type(config.pop("learning_rate")))}
-    if not _is_builtin(type(opt)):
-        return _object_spec(opt, "keras.optimizers", {**head, **config})
-    return _object_spec(opt, "keras.optimizers", {
-        **head, **_OPTIMIZER_EXTRAS, **config,
-        **_OPTIMIZER_CLASS_EXTRAS.get(type(opt).__name__, {})})
-
-
-def _loss_to_keras(loss) -> dict:
-    config = dict(loss.get_config())
-    if not _is_builtin(type(loss)):
-        return _object_spec(loss, "keras.losses", config)
-    head = {"name": config.pop("name"), "reduction": _LOSS_EXTRAS["reduction"]}
-    return _object_spec(loss, "keras.losses", {
-        **head, **config, **_LOSS_CLASS_EXTRAS.get(type(loss).__name__, {})})
-
-
 def model_to_keras(model, dtype: str) -> dict:
-    """The whole `config.json` of a built Sequential whose weights are `dtype`."""
+    """The `config.json` of a built Sequential whose weights are `dtype`, its "compile_config"
+    left empty (`tinynn.keras_compile.compile_to_keras` gives it)."""
     shape = (None, *model.input_shape[1:])
     specs = [_spec("keras.layers", "InputLayer", {
         "batch_shape": list(shape), "dtype": dtype, "sparse": False, "ragged": False,
@@ -147,18 +119,11 @@ def model_to_keras(model, dtype: str) -> dict:
     for layer in model.layers:
         specs.append(layer_to_keras(layer, dtype, shape))
         shape = layer.compute_output_shape(shape)
-    compile_config = {}
-    if model.loss is not None:
-        compile_config = {"optimizer": _optimizer_to_keras(model.optimizer, dtype),
-                          "loss": _loss_to_keras(model.loss), "loss_weights": None,
-                          "metrics": list(model.metrics_names[1:]) or None,
-                          "weighted_metrics": None, "run_eagerly": False,
-                          "steps_per_execution": 1, "jit_compile": False}
     spec = _spec("keras", "Sequential", {
         "name": model.name, "trainable": model.trainable, "dtype": _policy(dtype),
         "layers": specs, "build_input_shape": [None, *model.input_shape[1:]]})
     spec["build_config"] = {"input_shape": [None, *model.input_shape[1:]]}
-    spec["compile_config"] = compile_config
+    spec["compile_config"] = {}  # filled by tinynn.keras_compile.compile_to_keras
     return spec
 
 
@@ -320,48 +285,3 @@ def model_from_keras(spec, custom_objects=None):
                        or (spec.get("build_config") or {}).get("input_shape"), "the model")
     model_cls = serialization.builtin_class(Layer, "Sequential")
     return model_cls(built, name=str(config.get("name", "sequential"))), shape
-
-
-def _optimizer_from_keras(spec, custom_objects):
-    if isinstance(spec, str):
-        return optimizers.get(spec)
-    cls = _resolve(spec, optimizers.Optimizer, custom_objects, "the optimizer")
-    config = dict(spec.get("config") or {})
-    what = f"the optimizer ({cls.__name__})"
-    if isinstance(config.get("learning_rate"), dict):
-        raise ValueError(f"{what} has the learning-rate schedule "
-                         f"{config['learning_rate'].get('class_name')!r}; tinynn's learning "
-                         "rates are numbers.")
-    extras = ({**_OPTIMIZER_EXTRAS, **_OPTIMIZER_CLASS_EXTRAS.get(cls.__name__, {})}
-              if _is_builtin(cls) else {})
-    return _construct(cls, _tinynn_config(cls, config, extras, what), what)
-
-
-def _loss_from_keras(spec, custom_objects):
-    if isinstance(spec, str):
-        return losses.get(spec)
-    cls = _resolve(spec, losses.Loss, custom_objects, "the loss")
-    what = f"the loss ({cls.__name__})"
-    extras = ({**_LOSS_EXTRAS, **_LOSS_CLASS_EXTRAS.get(cls.__name__, {})}
-              if _is_builtin(cls) else {})
-    return _construct(cls, _tinynn_config(cls, dict(spec.get("config") or {}), extras, what),
-                      what)
-
-
-def compile_from_keras(model, compile_config, custom_objects=None) -> None:
-    """`model.compile(...)` as Keras's "compile_config" says."""
-    if not isinstance(compile_config, dict):
-        raise ValueError(f"its compile_config is not an object: {str(compile_config)[:100]}.")
-    for key in ("loss_weights", "weighted_metrics"):
-        if compile_config.get(key) is not None:
-            raise ValueError(f"it is compiled with {key}, which tinynn does not have.")
-    metrics = compile_config.get("metrics") or []
-    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-        raise ValueError(f"its metrics {str(metrics)[:100]} are not a list of names; tinynn "
-                         "reads metrics given by name (e.g. 'accuracy').")
-    optimizer = _optimizer_from_keras(compile_config.get("optimizer"), custom_objects)
-    loss = _loss_from_keras(compile_config.get("loss"), custom_objects)
-    try:
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"invalid compile settings: {e}") from e

@@ -2,7 +2,8 @@
 
 A `.keras` file is a zip archive (members stored uncompressed, as Keras writes them) of
 - `metadata.json`: {"keras_version", "date_saved"};
-- `config.json`: the model in Keras's JSON schema (`tinynn.keras_config`);
+- `config.json`: the model in Keras's JSON schema (`tinynn.keras_config`, its compile settings
+  `tinynn.keras_compile`);
 - `model.weights.h5`: the state, an HDF5 file laid out as Keras's `H5IOStore` lays it out:
 
       vars                          the model's own weights (none); attribute name = model name
@@ -32,7 +33,7 @@ import zlib
 
 import numpy as np
 
-from tinynn import config, io, keras_config
+from tinynn import config, io, keras_compile, keras_config
 from tinynn.archive import DAMAGE
 from tinynn.layers import snake_case
 from tinynn.optimizers.schedules import LearningRateSchedule
@@ -125,8 +126,9 @@ def _state_bytes(model, include_optimizer: bool = True) -> bytes:
 def save_model(model, filepath, include_optimizer: bool = True, overwrite: bool = True) -> None:
     """Write `model` as a `.keras` archive that `keras.models.load_model` opens."""
     try:
-        config_json = json.dumps(keras_config.model_to_keras(model, _dtype(model)),
-                                 allow_nan=False)
+        spec = keras_config.model_to_keras(model, _dtype(model))
+        spec["compile_config"] = keras_compile.compile_to_keras(model, _dtype(model))
+        config_json = json.dumps(spec, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ValueError(f"Cannot save model '{model.name}' to {filepath}: {e}") from e
     metadata = json.dumps({"keras_version": KERAS_VERSION, "date_saved":
@@ -336,7 +338,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True):
                 model, shape = keras_config.model_from_keras(spec, custom_objects)
                 model.build((None, *shape))
             if compile and spec.get("compile_config"):
-                keras_config.compile_from_keras(model, spec["compile_config"], custom_objects)
+                keras_compile.compile_from_keras(model, spec["compile_config"], custom_objects)
         except (UnicodeDecodeError, RecursionError, ValueError) as e:
             raise _error(path, f"{CONFIG}: {e}") from e
         except (KeyError, TypeError, AttributeError) as e:

@@ -466,7 +466,9 @@ class Dense(Layer):
         self._X = X.reshape(-1, n_in)
         b = self.params.get("bias", self._zero_bias)
         self._Z, self._A = backend.ops().dense_activation_forward(self._X, W, b, self.activation)
-        return self._A.reshape(*X.shape[:-1], self.units)
+        # the very array A for 2-D inputs: fit finds the logits of a final sigmoid or softmax
+        # by its identity (Sequential._logits_layer)
+        return self._A if X.ndim == 2 else self._A.reshape(*X.shape[:-1], self.units)
 
     def _input_shaped(self, dX):
         return None if dX is None else dX.reshape(self._shape)

@@ -1,106 +1,345 @@
-"""Sparse categorical cross-entropy, on logits or on probabilities, and its gradients.
+"""Losses, as in `keras.losses`: each a `Loss` with its per-sample values and its gradient.
 
-For one sample with logits z, probabilities p = softmax(z) and integer label y:
-    loss = -log p_y = logsumexp(z) - z_y,        d loss / dz = p - onehot(y).
-The batch loss is the mean over the N samples, so the batch gradient is (p - onehot(y)) / N.
+A loss object compares targets `y_true` with predictions `y_pred` of shape (N, k):
+`call(y_true, y_pred)` gives one value per sample, shape (N,), and `gradient(y_true, y_pred)`
+the gradient of their mean with respect to y_pred, shape (N, k). Calling the object,
+`loss(y_true, y_pred, sample_weight=None)`, weights and reduces the per-sample values as
+Keras's `reduction` says: "sum_over_batch_size" (the default: sum(w * l) / N), "sum",
+"mean_with_sample_weight" (sum(w * l) / sum(w)) or "none"/None (the weighted values).
+
+The math is in `tinynn.loss_functions` and re-exported here: the textbook functions
+(`softmax_cross_entropy`, `sigmoid_cross_entropy`, ...) and Keras's per-sample functions
+(`binary_crossentropy(y_true, y_pred)`, `mean_squared_error`, ...). Probabilities are clipped to
+[eps, 1 - eps] (eps = 1e-7) before a log, as Keras clips them; a clipped entry gets gradient 0.
 """
 
 import numpy as np
 
 from tinynn import config
+from tinynn.activations import sigmoid
+from tinynn.loss_functions import (  # noqa: F401 (re-exported: keras.losses has them)
+    as_pair,
+    binary_crossentropy,
+    categorical_crossentropy,
+    check_axis,
+    clip,
+    huber,
+    huber_terms,
+    inside_clip,
+    log_softmax,
+    mean_absolute_error,
+    mean_squared_error,
+    probs_cross_entropy,
+    probs_cross_entropy_backward,
+    sigmoid_cross_entropy,
+    smooth_labels,
+    softmax_cross_entropy,
+    softmax_cross_entropy_backward,
+    sparse_categorical_crossentropy,
+    squeeze_or_expand_to_same_rank,
+)
 
+# ----- Loss objects ---------------------------------------------------------------------------
 
-def log_softmax(Z: np.ndarray) -> np.ndarray:
-    """log softmax(Z) = Z - logsumexp(Z), shifted by the row max so exp never overflows."""
-    S = Z - Z.max(axis=-1, keepdims=True)
-    return S - np.log(np.exp(S).sum(axis=-1, keepdims=True))
-
-
-def _rows(y: np.ndarray):
-    return np.arange(y.shape[0]), y.astype(np.intp, copy=False)
-
-
-def softmax_cross_entropy(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-sample loss from logits: l_i = logsumexp(Z_i) - Z_i[y_i].  Z (N, C), y (N,) -> (N,)."""
-    return -log_softmax(Z)[_rows(y)]
-
-
-def softmax_cross_entropy_backward(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Gradient of the mean loss w.r.t. the logits: dZ = (softmax(Z) - onehot(y)) / N."""
-    dZ = np.exp(log_softmax(Z))
-    dZ[_rows(y)] -= 1
-    return dZ / Z.shape[0]
-
-
-def _clip(P: np.ndarray) -> np.ndarray:
-    """Keras's treatment of probabilities: clip to [eps, 1 - eps] (no renormalisation first)."""
-    eps = config.epsilon()
-    return np.clip(P, eps, 1 - eps)
-
-
-def probs_cross_entropy(P: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-sample loss from probabilities, exactly as Keras's sparse cross-entropy:
-    L = log(clip(P, eps, 1 - eps)), then the cross-entropy of the logits L, i.e.
-    l_i = -log(clip(P)_iy / sum_k clip(P)_ik) (= -log p_y for a row summing to 1, unclipped)."""
-    return softmax_cross_entropy(np.log(_clip(P)), y)
-
-
-def probs_cross_entropy_backward(P: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Gradient of the mean `probs_cross_entropy` w.r.t. P, by the chain rule through its steps:
-    dL = (softmax(L) - onehot(y)) / N; through the log dC = dL / C with C = clip(P); through
-    the clip dP = dC where eps <= P <= 1 - eps (bounds included, as TensorFlow's), else 0."""
-    eps = config.epsilon()
-    C = _clip(P)
-    dL = softmax_cross_entropy_backward(np.log(C), y)
-    inside = (P >= eps) & (P <= 1 - eps)
-    return np.where(inside, dL / C, 0).astype(P.dtype, copy=False)
-
-
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
-    """Per-sample loss, as `keras.losses.sparse_categorical_crossentropy`.
-
-    Args:
-        y_true: integer labels, shape (N,) or (N, 1).
-        y_pred: probabilities (or logits when from_logits=True), shape (N, C).
-        from_logits: whether y_pred are logits. Defaults to False.
-    """
-    y = np.asarray(y_true).reshape(-1)
-    P = np.asarray(y_pred)
-    return softmax_cross_entropy(P, y) if from_logits else probs_cross_entropy(P, y)
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
 class Loss:
-    """Base class: `call(y_true, y_pred)` gives per-sample losses, `gradient` the mean loss's
-    gradient w.r.t. y_pred; `loss(y_true, y_pred)` is their mean, as Keras's default reduction.
+    """Base class: `call(y_true, y_pred)` gives per-sample losses, `gradient` the gradient of
+    their mean w.r.t. y_pred; `loss(y_true, y_pred, sample_weight)` weights and reduces them.
+
+    A subclass defines `call` and `gradient`, and lists its constructor arguments in
+    `get_config`. The class attribute `sparse_labels` says what y_true holds, and `fit`
+    checks targets by it: True for one integer class index per sample, False for values shaped
+    like y_pred; None (undeclared, the default for a loss of one's own) accepts either, integer
+    labels of shape (N,) or (N, 1) when the model has more than one output unit.
 
     Args:
         name: Defaults to the snake_case class name.
+        reduction: "sum_over_batch_size", "sum", "mean", "mean_with_sample_weight" or
+            "none"/None. Defaults to "sum_over_batch_size".
     """
 
-    def __init__(self, name: "str | None" = None):
+    sparse_labels: "bool | None" = None
+
+    def __init__(self, name: "str | None" = None, reduction="sum_over_batch_size"):
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"Invalid value for argument `reduction`. Expected one of "
+                             f"{list(REDUCTIONS)}. Received: reduction={reduction!r}")
         self.name = name or "".join("_" + c.lower() if c.isupper() else c
                                     for c in type(self).__name__).lstrip("_")
+        self.reduction = reduction
 
     def call(self, y_true, y_pred) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred).")
 
     def gradient(self, y_true, y_pred) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define gradient(y_true, y_pred).")
 
-    def __call__(self, y_true, y_pred) -> float:
-        """The mean loss over the batch."""
-        return float(np.mean(self.call(y_true, y_pred)))
+    @staticmethod
+    def _per_value_weights(values: np.ndarray, sample_weight):
+        """Keras multiplies values by sample_weight with their ranks matched (squeeze or
+        expand), then broadcast. Returns (values * weights, W): W, shaped like `values`, is
+        d sum(values * weights) / d values (weights summed where they broadcast a value)."""
+        V, S = squeeze_or_expand_to_same_rank(values, np.asarray(sample_weight, values.dtype))
+        weighted = V * S
+        W = np.broadcast_to(S, weighted.shape)
+        W = W.sum(axis=tuple(range(W.ndim - V.ndim))) if W.ndim > V.ndim else W
+        spread = tuple(i for i, d in enumerate(V.shape) if d == 1 and W.shape[i] > 1)
+        return weighted, (W.sum(axis=spread, keepdims=True) if spread else W).reshape(
+            values.shape)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The loss of a batch: the per-sample values times `sample_weight` (default 1),
+        reduced as `reduction` says; a float, or an array for reduction "none"/None."""
+        P = np.asarray(y_pred)
+        values = self.call(y_true, P.astype(config.floatx()) if P.dtype.kind != "f" else P)
+        if sample_weight is not None:
+            values = self._per_value_weights(values, sample_weight)[0]
+        return self.reduce_values(values, sample_weight)
+
+    def reduce_values(self, values: np.ndarray, sample_weight=None):
+        """Keras's reduction of (already weighted) per-sample values: their sum, or the sum
+        divided by their number ("sum_over_batch_size", "mean") or by sum(sample_weight)
+        ("mean_with_sample_weight"); unchanged for "none"/None."""
+        if self.reduction in ("none", None) or values.size == 0:
+            return values
+        if values.ndim == 0:
+            return float(values)
+        total = values.sum()
+        if self.reduction == "sum":
+            return float(total)
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            divisor = np.sum(np.asarray(sample_weight, values.dtype))
+        else:
+            divisor = values.size
+        return float(total / divisor) if divisor else 0.0  # divide_no_nan, as Keras
+
+    def weighted_gradient(self, y_true, y_pred, sample_weight=None) -> np.ndarray:
+        """d loss(y_true, y_pred, sample_weight) / d y_pred, for any reduction (for "none",
+        of the sum of the values). Each value l_i depends on its own row of y_pred only, so
+        this is `gradient` (the mean's, dl_i / n) with row i scaled by n w_i / divisor."""
+        G = self.gradient(y_true, y_pred)
+        mean = self.reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight")
+        if sample_weight is None and mean:
+            return G
+        values = self.call(y_true, y_pred)
+        weighted, W = values, np.ones_like(values)
+        if sample_weight is not None:
+            weighted, W = self._per_value_weights(values, sample_weight)
+        if not mean:
+            divisor = 1.0
+        elif self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            divisor = np.sum(np.asarray(sample_weight, values.dtype))
+        else:
+            divisor = weighted.size
+        W = W * (values.size / divisor) if divisor else W * 0
+        return (G * W.reshape(W.shape + (1,) * (G.ndim - W.ndim))).astype(G.dtype, copy=False)
 
     def get_config(self) -> dict:
-        return {"name": self.name}
+        return {"name": self.name, "reduction": self.reduction}
 
     @classmethod
     def from_config(cls, config: dict) -> "Loss":
         return cls(**config)
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.get_config()}>"
+
+
+class _Regression(Loss):
+    """Losses elementwise in e = y_pred - y_true, averaged over the last axis per sample."""
+
+    sparse_labels = False
+
+    def _per_sample(self, T, P):
+        raise NotImplementedError
+
+    def call(self, y_true, y_pred) -> np.ndarray:
+        """Per-sample losses, shape (N,)."""
+        T, P = as_pair(y_true, y_pred)
+        return np.mean(self._per_sample(T, P)[0], axis=-1)
+
+    def gradient(self, y_true, y_pred) -> np.ndarray:
+        """d mean-loss / d y_pred: the elementwise derivative / (k N), in y_pred's shape."""
+        T, P = as_pair(y_true, y_pred)
+        D = self._per_sample(T, P)[1]
+        return (D / (P.size if P.ndim else 1)).reshape(np.shape(y_pred)).astype(P.dtype)
+
+
+class MeanSquaredError(_Regression):
+    """`keras.losses.MeanSquaredError` ("mse"): per sample, the mean over the k outputs.
+
+    Forward:  l_i = (1/k) sum_j (P_ij - T_ij)**2;  L = mean_i l_i.
+    Backward: dP = 2 (P - T) / (k N).
+    A target (N,) meets a prediction (N, 1) as (N, 1), as in Keras.
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "mean_squared_error".
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name: str = "mean_squared_error"):
+        super().__init__(name, reduction)
+
+    def _per_sample(self, T, P):
+        E = P - T
+        return np.square(E), 2 * E
+
+
+class MeanAbsoluteError(_Regression):
+    """`keras.losses.MeanAbsoluteError` ("mae").
+
+    Forward:  l_i = (1/k) sum_j |P_ij - T_ij|;  L = mean_i l_i.
+    Backward: dP = sign(P - T) / (k N)  (0 where P = T, as TensorFlow's).
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "mean_absolute_error".
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name: str = "mean_absolute_error"):
+        super().__init__(name, reduction)
+
+    def _per_sample(self, T, P):
+        E = P - T
+        return np.abs(E), np.sign(E)
+
+
+class Huber(_Regression):
+    """`keras.losses.Huber`: quadratic for small errors, linear for large ones.
+
+    Forward:  for e = P - T: h(e) = e**2 / 2 if |e| <= delta else delta |e| - delta**2 / 2;
+              l_i = (1/k) sum_j h(e_ij);  L = mean_i l_i.
+    Backward: dP = h'(e) / (k N), h'(e) = e if |e| <= delta else delta sign(e).
+
+    Args:
+        delta: where the quadratic becomes linear. Defaults to 1.0.
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "huber_loss".
+    """
+
+    def __init__(self, delta: float = 1.0, reduction="sum_over_batch_size",
+                 name: str = "huber_loss"):
+        super().__init__(name, reduction)
+        self.delta = float(delta)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "delta": self.delta}
+
+    def _per_sample(self, T, P):
+        return huber_terms(P - T, self.delta)
+
+
+class BinaryCrossentropy(Loss):
+    """`keras.losses.BinaryCrossentropy`: one independent yes/no per output unit.
+
+    Forward, targets T smoothed to T' = T (1 - s) + s / 2, k output units:
+        from probabilities P:  C = clip(P, eps, 1 - eps),
+                               l_i = -(1/k) sum_j T'_ij log C_ij + (1 - T'_ij) log(1 - C_ij)
+        from logits Z:         l_i = (1/k) sum_j max(Z, 0) - Z T' + log(1 + exp(-|Z|))
+    Backward (of L = mean_i l_i):
+        from probabilities:    dP = (-T' / C + (1 - T') / (1 - C)) / (k N)  (0 where clipped)
+        from logits:           dZ = (sigmoid(Z) - T') / (k N)
+    A target (N,) meets a prediction (N, 1) as (N, 1), as in Keras.
+
+    Args:
+        from_logits: whether predictions are logits rather than probabilities. Defaults to
+            False.
+        label_smoothing: s in [0, 1], squeezing targets towards 0.5. Defaults to 0.
+        axis: only -1. Defaults to -1.
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "binary_crossentropy".
+    """
+
+    sparse_labels = False
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction="sum_over_batch_size", name: str = "binary_crossentropy"):
+        super().__init__(name, reduction)
+        check_axis(axis, "BinaryCrossentropy")
+        self.from_logits, self.label_smoothing, self.axis = bool(from_logits), label_smoothing, -1
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+    def call(self, y_true, y_pred) -> np.ndarray:
+        """Per-sample losses, shape (N,)."""
+        T, P = as_pair(y_true, y_pred)
+        return binary_crossentropy(T, P, self.from_logits, self.label_smoothing)
+
+    def gradient(self, y_true, y_pred) -> np.ndarray:
+        """d mean-loss / d y_pred, in y_pred's shape."""
+        T, P = as_pair(y_true, y_pred)
+        if self.label_smoothing:
+            T = T * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        if self.from_logits:
+            D = sigmoid(P) - T
+        else:
+            C = clip(P)
+            D = np.where(inside_clip(P), -T / C + (1 - T) / (1 - C), 0)
+        return (D / P.size).reshape(np.shape(y_pred)).astype(P.dtype, copy=False)
+
+
+class CategoricalCrossentropy(Loss):
+    """`keras.losses.CategoricalCrossentropy`: one-hot (or probability) targets T (N, C).
+
+    Forward, targets smoothed to T' = T (1 - s) + s / C:
+        from logits Z:         l_i = -sum_j T'_ij log softmax(Z_i)_j
+        from probabilities P:  Q = P / rowsum(P), C = clip(Q, eps, 1 - eps),
+                               l_i = -sum_j T'_ij log C_ij
+    Backward (of L = mean_i l_i), with t_i = sum_j T'_ij (1 for one-hot targets):
+        from logits:           dZ = (t_i softmax(Z_i) - T'_i) / N
+        from probabilities:    g = -T' / C (0 where clipped), dP = (g - rowsum(g Q)) / (rowsum(P) N)
+    By default TensorFlow's fused kernel gives (softmax(Z) - T') / N from logits, which assumes
+    t_i = 1 (with op determinism enabled it gives the derivative above); the two differ only
+    for targets whose rows do not sum to 1.
+
+    Args:
+        from_logits: whether predictions are logits rather than probabilities. Defaults to
+            False.
+        label_smoothing: s in [0, 1]. Defaults to 0.
+        axis: only -1. Defaults to -1.
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "categorical_crossentropy".
+    """
+
+    sparse_labels = False
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction="sum_over_batch_size", name: str = "categorical_crossentropy"):
+        super().__init__(name, reduction)
+        check_axis(axis, "CategoricalCrossentropy")
+        self.from_logits, self.label_smoothing, self.axis = bool(from_logits), label_smoothing, -1
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+    def call(self, y_true, y_pred) -> np.ndarray:
+        """Per-sample losses, shape (N,)."""
+        T, P = as_pair(y_true, y_pred)
+        return categorical_crossentropy(T, P, self.from_logits, self.label_smoothing)
+
+    def gradient(self, y_true, y_pred) -> np.ndarray:
+        """d mean-loss / d y_pred, shape (N, C)."""
+        T, P = as_pair(y_true, y_pred)
+        T = smooth_labels(T, self.label_smoothing)
+        n = max(P.size // P.shape[-1], 1)
+        if self.from_logits:
+            D = T.sum(axis=-1, keepdims=True) * np.exp(log_softmax(P)) - T
+        else:
+            S = P.sum(axis=-1, keepdims=True)
+            Q = P / S
+            G = np.where(inside_clip(Q), -T / clip(Q), 0)
+            D = (G - (G * Q).sum(axis=-1, keepdims=True)) / S
+        return (D / n).reshape(np.shape(y_pred)).astype(P.dtype, copy=False)
+
 
 class SparseCategoricalCrossentropy(Loss):
-    """`keras.losses.SparseCategoricalCrossentropy`: the mean of the per-sample losses.
+    """`keras.losses.SparseCategoricalCrossentropy`: integer labels, the mean of the per-sample
+    losses.
 
     Forward, for N samples with labels y_i:
         from logits Z:         L = mean_i (logsumexp(Z_i) - Z_i[y_i])
@@ -112,11 +351,15 @@ class SparseCategoricalCrossentropy(Loss):
 
     Args:
         from_logits: whether predictions are logits rather than probabilities. Defaults to False.
+        reduction: Defaults to "sum_over_batch_size".
         name: Defaults to "sparse_categorical_crossentropy".
     """
 
-    def __init__(self, from_logits: bool = False, name: str = "sparse_categorical_crossentropy"):
-        super().__init__(name)
+    sparse_labels = True
+
+    def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size",
+                 name: str = "sparse_categorical_crossentropy"):
+        super().__init__(name, reduction)
         self.from_logits = bool(from_logits)
 
     def get_config(self) -> dict:
@@ -134,18 +377,37 @@ class SparseCategoricalCrossentropy(Loss):
         return probs_cross_entropy_backward(y_pred, y)
 
 
-_LOSSES = {"sparse_categorical_crossentropy": SparseCategoricalCrossentropy}
+# Keras's names: the classes', the functions' and its short aliases.
+_LOSSES = {
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "huber": Huber,
+}
+_LOSSES.update({name.upper(): cls for name, cls in list(_LOSSES.items()) if len(name) == 3})
+_LOSSES.update({cls.__name__: cls for cls in set(_LOSSES.values())})
+_FUNCTIONS = {binary_crossentropy: BinaryCrossentropy,
+              categorical_crossentropy: CategoricalCrossentropy,
+              sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+              mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+              huber: Huber}
 
 
 def get(identifier) -> Loss:
-    """Resolve a loss given by name or as a loss object."""
+    """Resolve a loss given as a loss object, a name ("mse", "binary_crossentropy",
+    "BinaryCrossentropy", ...) or one of this module's loss functions."""
     if isinstance(identifier, Loss):
         return identifier
-    if identifier is sparse_categorical_crossentropy:
-        return SparseCategoricalCrossentropy()
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier) and identifier in _FUNCTIONS:
+        return _FUNCTIONS[identifier]()
     if isinstance(identifier, str) and identifier in _LOSSES:
         return _LOSSES[identifier]()
     raise ValueError(
         f"Unknown loss {identifier!r}. Known losses: {', '.join(sorted(_LOSSES))} "
-        "(or a tinynn.losses.SparseCategoricalCrossentropy object)."
+        "(or a tinynn.losses.Loss object, e.g. tinynn.losses.BinaryCrossentropy(from_logits="
+        "True)). A plain Python function cannot be a loss here: tinynn needs its gradient, so "
+        "write a Loss subclass with call() and gradient()."
     )

@@ -11,13 +11,13 @@ import warnings
 import numpy as np
 
 from tinynn import activations, backend, interop, losses, optimizers, safety, saving, utils
-from tinynn import metrics as metrics_module
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
+from tinynn.compile_utils import CompileMetrics
 from tinynn.layers import InputLayer, Layer, _unique_name
 from tinynn.saving import load_model
 from tinynn.summary import summary_table
 from tinynn.validation import as_features as _as_features
-from tinynn.validation import as_labels as _as_labels
+from tinynn.validation import as_targets as _as_targets
 from tinynn.validation import non_negative_int as _non_negative_int
 from tinynn.validation import positive_int as _positive_int
 from tinynn.validation import split_validation
@@ -55,6 +55,7 @@ class Sequential(Layer):
         self.built = False
         self.optimizer = self.loss = None
         self.metrics_names: list[str] = []
+        self._compiled: CompileMetrics | None = None
         self.stop_training = False
         self.history = History()
         for layer in layers or []:
@@ -233,8 +234,10 @@ class Sequential(Layer):
         Args:
             optimizer: a name ("adam", "adamw", "sgd", ...: the class name in lower case) or
                 an optimizer object. Defaults to "rmsprop", as in Keras.
-            loss: "sparse_categorical_crossentropy" or a loss object.
-            metrics: list of metric names, e.g. ["accuracy"]. Defaults to none.
+            loss: a name ("sparse_categorical_crossentropy", "categorical_crossentropy",
+                "binary_crossentropy", "mse", "mae", "huber", ...) or a loss object.
+            metrics: list of metric names ("accuracy", "mae", "auc", ...), metric objects or
+                functions, logged under the names Keras logs them under. Defaults to none.
         """
         if loss is None:
             raise ValueError(
@@ -242,14 +245,17 @@ class Sequential(Layer):
             )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        if metrics is not None and not isinstance(metrics, (list, tuple)):
-            raise TypeError(
-                f"compile expected metrics to be a list such as ['accuracy'], got "
-                f"metrics={metrics!r}."
-            )
-        self._metric_fns = [metrics_module.get(m) for m in metrics or []]
-        self.metrics_names = ["loss", *(m if isinstance(m, str) else m.__name__
-                                        for m in metrics or [])]
+        self._compiled = CompileMetrics(self.loss, metrics)  # the logs of fit and evaluate
+        self.metrics_names = self._compiled.names
+        # Keras's TensorFlow backend computes a cross-entropy from the logits of a final
+        # sigmoid or softmax: this twin of the loss takes them (see _logits_layer). Only for
+        # tinynn's own cross-entropies: a loss of one's own, or a subclass that redefines
+        # `call` or `gradient`, is always called as written.
+        self._logits_loss = None
+        if _own_cross_entropy(self.loss):
+            self._logits_loss = copy.copy(self.loss)
+            self._logits_loss.from_logits = True
+        self._warned_from_logits = False
 
     def _check_compiled(self, method: str) -> None:
         # Keras 3.15 raises ValueError("You must call `compile()` before using the model.") from
@@ -259,18 +265,44 @@ class Sequential(Layer):
                 f"You must call `compile()` before using the model: {method}() needs the loss it "
                 f"sets, e.g. model.compile(loss='sparse_categorical_crossentropy').")
 
-    def _uses_logits(self) -> bool:
-        """Keras computes a probability loss from the logits when the model ends in a softmax.
+    def _logits_layer(self, Y: np.ndarray) -> "Layer | None":
+        """The layer whose sigmoid or softmax produced the output Y (with only weightless
+        layers after it), else None: cross-entropies take that activation's input, `_Z`.
 
-        Only for tinynn's own cross-entropy: a loss of your own (or a subclass that redefines
-        `call` or `gradient`) is always called as written."""
-        last, kind = self.layers[-1], type(self.loss)
-        scce = losses.SparseCategoricalCrossentropy
-        own = (issubclass(kind, scce) and kind.call is scce.call
-               and kind.gradient is scce.gradient)
-        return (own and not self.loss.from_logits
-                and getattr(last, "activation", None) == "softmax"
-                and hasattr(last, "backward_from_logits"))
+        Keras's TensorFlow backend marks a sigmoid's or softmax's output with its input (the
+        tensor attribute `_keras_logits`) and its cross-entropies (binary, categorical,
+        sparse; losses and metrics) read the mark and compute from the logits: no clipping,
+        exact gradients. The mark stays on an array passed on unchanged (Dropout at inference),
+        and Keras reads it whatever `from_logits` says and whichever cross-entropy it is (a
+        softmax with binary cross-entropy gives the sigmoid cross-entropy of the softmax's
+        input). So here: the layer whose activation output *is* Y (a Dense layer's, for 2-D
+        inputs: on more axes it returns its activation reshaped, a new array, and the loss is
+        computed from the probabilities).
+        """
+        for layer in reversed(self.layers):
+            if getattr(layer, "_A", None) is Y and hasattr(layer, "backward_from_logits") \
+                    and getattr(layer, "activation", None) in ("sigmoid", "softmax"):
+                return layer
+            if layer.trainable_weights:
+                return None
+        return None
+
+    def _loss_logits_layer(self, Y: np.ndarray) -> "Layer | None":
+        """`_logits_layer` when the loss is tinynn's own cross-entropy, else None.
+
+        Only for tinynn's own cross-entropies (`_logits_loss` is set): a loss of your own (or a
+        subclass that redefines `call` or `gradient`) is always called as written."""
+        if self._logits_loss is None:
+            return None
+        source = self._logits_layer(Y)
+        if source is not None and self.loss.from_logits and not self._warned_from_logits:
+            self._warned_from_logits = True
+            warnings.warn(
+                f"The loss {self.loss.name} has from_logits=True, but the model's output comes "
+                f"from a {source.activation} (layer '{source.name}') and so is not logits. As "
+                f"Keras does, the loss is computed from that {source.activation}'s input. Was "
+                "this intended?", stacklevel=4)
+        return source
 
     # ----- one batch ---------------------------------------------------------------------------
 
@@ -319,32 +351,53 @@ class Sequential(Layer):
         return input_shape
 
     def _with_penalties(self, values: np.ndarray) -> np.ndarray:
-        """Per-sample losses plus the penalties, sum(self.losses): so their mean is Keras 3's
-        batch loss, mean loss + sum(model.losses), and the logged running mean is Keras's too."""
+        """Per-sample losses plus the penalties P = sum(self.losses), shared out so that the
+        loss's reduction of them is Keras 3's batch loss, reduced loss + P: P added to each
+        value for a mean reduction, P / N for "sum" (and "none"), so the logged running mean
+        is Keras's too."""
         penalties = self.losses
-        return values + sum(penalties) if penalties else values
+        if not penalties:
+            return values
+        P = sum(penalties)
+        if self.loss.reduction not in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
+            P = P / values.dtype.type(max(values.size, 1))
+        return values + P
 
     def _loss_values(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-sample losses of the last forward pass (output Y, labels y), penalties included."""
-        if self._uses_logits():
-            return self._with_penalties(losses.softmax_cross_entropy(self.layers[-1]._Z, y))
+        """Per-sample losses of the last forward pass (output Y, targets y), penalties
+        included."""
+        source = self._loss_logits_layer(Y)
+        if source is not None:
+            return self._with_penalties(self._logits_loss.call(y, source._Z.reshape(Y.shape)))
         return self._with_penalties(self.loss.call(y, Y))
 
     def _backward(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Backpropagate the mean loss of the last forward pass, plus the penalties, through every
+        """Backpropagate the loss of the last forward pass, plus the penalties, through every
         layer, filling each layer's `grads`. Returns the per-sample losses (penalties included),
         computed on the way."""
-        *rest, last = self.layers
-        if self._uses_logits():  # fused: loss and dZ = (softmax(Z) - onehot(y)) / N together
-            values, dZ = backend.ops().softmax_cross_entropy_with_gradient(last._Z, y)
-            g = last._activity_gradient()
-            if g is not None:  # the output's own penalty reaches Z through the softmax
-                dZ = dZ + activations.softmax_backward(g, last._Z, last._A)
-            dX = last.backward_from_logits(dZ)
+        source = self._loss_logits_layer(Y)
+        if source is not None:  # start from d loss / d logits, below the sigmoid or softmax
+            i = self.layers.index(source)
+            loss, below, Z = self._logits_loss, self.layers[:i], source._Z.reshape(Y.shape)
+            if type(loss) is losses.SparseCategoricalCrossentropy \
+                    and loss.reduction in ("sum_over_batch_size", "mean"):
+                # fused: loss and dZ = (softmax(Z) - onehot(y)) / N together
+                values, dZ = backend.ops().softmax_cross_entropy_with_gradient(Z, y)
+            else:
+                values, dZ = loss.call(y, Z), loss.weighted_gradient(y, Z)
+            # the activity penalties of the output Y (the source's, and those of the weightless
+            # layers above it, which passed Y on unchanged) reach Z through the activation
+            gs = [g for layer in self.layers[i:] if (g := layer._activity_gradient()) is not None]
+            if gs:
+                backward = activations.forward_backward(source.activation)[1]
+                g = sum(gs).reshape(source._Z.shape)
+                dZ = dZ + backward(g, source._Z, source._A).reshape(dZ.shape)
+            dX = source.backward_from_logits(dZ)
         else:
+            *below, last = self.layers
             values = self.loss.call(y, Y)
-            dX = last.backward(last._with_activity_gradient(self.loss.gradient(y, Y)))
-        for layer in reversed(rest):
+            dX = last.backward(last._with_activity_gradient(self.loss.weighted_gradient(y, Y)))
+        for layer in reversed(below):
             if dX is None:  # the layers below only lead to the data
                 break
             dX = layer.backward(layer._with_activity_gradient(dX))
@@ -358,15 +411,25 @@ class Sequential(Layer):
         safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
         # a NaN/inf gradient too; an update that overflows is undone (see tinynn.safety)
         safety.apply_update(self.optimizer, self.gradients, self.trainable_weights)
+        self._update_metrics(y, Y, values)  # with Y from before the update, as in Keras
         return values, Y
 
     # ----- the loops ---------------------------------------------------------------------------
 
+    def _inputs(self, x, argument: str = "x") -> np.ndarray:
+        """x as floatx, one rank off adjusted to the model's input as Keras adjusts it."""
+        return _as_features(x, argument, self.input_shape[1:] if self.built else None)
+
+    def _as_targets(self, y, n: int, argument: str = "y") -> np.ndarray:
+        """y as the loss takes it: integer labels for a sparse loss, else values shaped like the
+        output ((n,) accepted for one output unit)."""
+        return _as_targets(y, n, self.output_shape, self.loss, argument)
+
     def _prepare(self, x, y, method: str):
         self._check_compiled(method)
-        x = _as_features(x, "x")
+        x = self._inputs(x)
         self._ensure_built(x)
-        if len(self.output_shape) != 2:
+        if len(self.output_shape) != 2 and getattr(self.loss, "sparse_labels", False):
             # Keras: "Argument `output` must have rank (ndim) `target.ndim - 1`": Dense acts on
             # the last axis, so images fed to Dense layers give one output per image row
             raise ValueError(
@@ -375,23 +438,40 @@ class Sequential(Layer):
                 "(batch, classes). Did you forget a Flatten layer?"
             )
         if y is None:
-            raise ValueError(f"{method}() requires y, the integer labels of x.")
-        y = _as_labels(y, x.shape[0], self.output_shape[-1], "y")
+            raise ValueError(f"{method}() requires y, the targets of x.")
+        y = self._as_targets(y, x.shape[0])
+        self._compiled.build(y.shape, (y.shape[0], *self.output_shape[1:]))  # once, as Keras
         return x, y
+
+    @property
+    def _metric_specs(self) -> list:
+        """compile's metrics as given (names, objects, functions): what saving keeps."""
+        return self._compiled.specs if self._compiled is not None else []
+
+    def _update_metrics(self, y: np.ndarray, Y: np.ndarray, values: np.ndarray) -> None:
+        """Add a batch to the logs: the loss's running mean and every metric; cross-entropy
+        metrics get the logits of a final sigmoid or softmax, as in Keras. Called by the
+        steps, on the model that ran the forward pass (an inference twin shares `_compiled`),
+        so that the logits are read from the layers that made Y."""
+        self._compiled.build(y.shape, Y.shape)  # a step run outside fit or evaluate
+        source = self._logits_layer(Y) if self._compiled.metrics else None
+        self._compiled.update(y, Y, values, None if source is None else source._Z.reshape(Y.shape))
 
     def _run_batches(self, x, y, batch_size: int, order: np.ndarray, step, cbs: CallbackList,
                      mode: str, before_batch=None, after_batch=None) -> dict:
         """Apply `step` to each batch between the callbacks' `on_{mode}_batch_begin/end`; return
-        the means {name: value} over all the samples seen.
+        the logs {name: value} over all the samples seen.
 
-        The loss is averaged per sample, so the last, smaller batch weighs less (as in Keras).
-        The running logs (sorted by name, as Keras's are) are built per batch only when some
-        callback listens to `on_{mode}_batch_end`. `before_batch(i)` runs before the batch's
-        hooks; `after_batch(i)` after them, and returning True stops the loop.
+        The metrics are reset first and updated batch by batch by the step (`_update_metrics`),
+        so each logged value covers every sample seen so far; the loss is averaged per sample,
+        so the last, smaller batch weighs less (as in Keras). The running logs (sorted by name,
+        as Keras's are) are built per batch only when some callback listens to
+        `on_{mode}_batch_end`. `before_batch(i)` runs before the batch's hooks; `after_batch(i)`
+        after them, and returning True stops the loop.
         """
         begin, end = cbs.listeners(f"on_{mode}_batch_begin"), cbs.listeners(f"on_{mode}_batch_end")
-        names = sorted(enumerate(self.metrics_names), key=lambda item: item[1])
-        sums, seen = np.zeros(len(names)), 0
+        self._compiled.reset()
+        seen = 0
         for i, start in enumerate(range(0, len(order), batch_size)):
             if before_batch is not None:
                 before_batch(i)
@@ -400,34 +480,37 @@ class Sequential(Layer):
                 for hook in begin:
                     hook(i, logs=logs)
             idx = order[start:start + batch_size]
-            values, Y = step(x[idx], y[idx])
-            sums[0] += values.sum(dtype=np.float64)
-            for j, fn in enumerate(self._metric_fns, start=1):
-                sums[j] += fn(y[idx], Y).sum()
+            step(x[idx], y[idx])  # which updates the metrics
             seen += len(idx)
             if end:
-                logs = {name: float(sums[j] / seen) for j, name in names}
+                logs = self._compiled.results()
                 for hook in end:
                     hook(i, logs=logs)
             if after_batch is not None and after_batch(i):
                 break
-        return {name: float(sums[j] / seen) for j, name in names} if seen else {}
+        return self._compiled.results() if seen else {}
 
     def _test_loop(self, x, y, batch_size: int, cbs: CallbackList) -> dict:
         """Keras's evaluation pass, shared by `evaluate` and fit's validation: `on_test_begin`,
         the test batches (a callback may set `model.stop_evaluating`), `on_test_end` with the
-        final logs, which are returned."""
+        final logs, which are returned.
+
+        It runs on an inference twin with its own metric objects (`CompileMetrics.fresh`), so
+        an evaluation in another thread never mixes into a training epoch's running logs."""
         self.stop_evaluating = False
         cbs.call("on_test_begin")
-        logs = self._run_batches(x, y, batch_size, np.arange(x.shape[0]),
-                                 self._inference_twin()._test_step, cbs, "test",
-                                 after_batch=lambda i: self.stop_evaluating)
+        twin = self._inference_twin()
+        twin._compiled = self._compiled.fresh()
+        logs = twin._run_batches(x, y, batch_size, np.arange(x.shape[0]), twin._test_step, cbs,
+                                 "test", after_batch=lambda i: self.stop_evaluating)
         cbs.call("on_test_end", logs=logs)
         return logs
 
     def _test_step(self, X, y):
         Y = self._forward(X, training=False)
-        return self._loss_values(Y, y), Y
+        values = self._loss_values(Y, y)
+        self._update_metrics(y, Y, values)
+        return values, Y
 
     def fit(self, x=None, y=None, batch_size: "int | None" = None, epochs: int = 1,
             verbose="auto", callbacks=None, validation_split: float = 0.0,
@@ -436,7 +519,8 @@ class Sequential(Layer):
 
         Args:
             x: inputs, shape (samples, ...).
-            y: integer labels, shape (samples,) or (samples, 1).
+            y: targets: integer labels (samples,) for sparse_categorical_crossentropy, else
+                values shaped like the model's output ((samples,) for one output unit).
             batch_size: samples per gradient step. Defaults to 32.
             epochs: index of the last epoch. Defaults to 1.
             verbose: 0 silent, 1 progress bar, 2 one line per epoch. Defaults to "auto" (1).
@@ -467,7 +551,7 @@ class Sequential(Layer):
         _check_callbacks(callbacks)
         verbose = 1 if verbose == "auto" else verbose
         x, y, x_val, y_val = split_validation(x, y, validation_data, validation_split,
-                                              self.output_shape[-1])
+                                              self._as_targets)
 
         steps = -(-x.shape[0] // batch_size)
         self.history = History()
@@ -531,7 +615,9 @@ class Sequential(Layer):
                 Keras. Defaults to none.
 
         Returns:
-            `loss` alone without metrics, else `[loss, metric...]`; a dict when return_dict.
+            `loss` alone without metrics, else `[loss, metric...]` in compile's order (as Keras
+            orders it: names repeated in compile appear again, then the remaining logs by
+            name); a dict when return_dict.
         """
         x, y = self._prepare(x, y, "evaluate")
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
@@ -539,7 +625,7 @@ class Sequential(Layer):
         logs = self._test_loop(x, y, batch_size, cbs)
         if return_dict:
             return logs
-        values = [logs[name] for name in self.metrics_names]
+        values = self._compiled.in_order(logs)
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size: "int | None" = None, verbose="auto",
@@ -549,7 +635,7 @@ class Sequential(Layer):
         `callbacks`: list of Callback objects; their `on_predict_*` hooks are called, as in
         Keras (`on_predict_batch_end` gets `{"outputs": the batch's outputs}`). Defaults to none.
         """
-        x = _as_features(x, "x")
+        x = self._inputs(x)
         self._ensure_built(x)
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         cbs = self._callback_list(callbacks, verbose, -(-x.shape[0] // batch_size))
@@ -588,7 +674,7 @@ class Sequential(Layer):
     def __call__(self, x, training: bool = False) -> np.ndarray:
         """One forward pass over all of x (no batching), as `model(x)` in Keras. Inference
         (training=False) runs on an inference twin (see `_inference_twin`)."""
-        x = _as_features(x, "x")
+        x = self._inputs(x)
         self._ensure_built(x)
         if training:
             return self._forward(x, training=True)
@@ -601,6 +687,16 @@ class Sequential(Layer):
 def _check_callbacks(callbacks) -> None:
     if callbacks is not None and not isinstance(callbacks, (list, tuple)):
         raise TypeError(f"callbacks must be a list of Callback objects, got {callbacks!r}.")
+
+
+def _own_cross_entropy(loss) -> bool:
+    """Whether `loss` is one of tinynn's cross-entropies with their own `call` and `gradient`
+    (so that computing it from the logits instead changes nothing but the rounding)."""
+    kind = type(loss)
+    return any(issubclass(kind, base) and kind.call is base.call
+               and kind.gradient is base.gradient
+               for base in (losses.BinaryCrossentropy, losses.CategoricalCrossentropy,
+                            losses.SparseCategoricalCrossentropy))
 
 
 def from_keras(keras_model) -> Sequential:

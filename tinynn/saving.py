@@ -10,7 +10,8 @@
 Everything here is derived from what the classes declare: a layer's `get_config` and its
 weights (`add_weight`), an optimizer's `get_config` and slots, a loss's `get_config`. There is
 no list of classes to keep in step: classes are found as `tinynn.serialization` finds them
-(tinynn's own, or registered with `@register_keras_serializable()`, or `custom_objects=`).
+(tinynn's own `Layer`, `Optimizer`, `Loss` or `Metric` subclasses, or registered with
+`@register_keras_serializable()`, or `custom_objects=`).
 
 Loading runs no code from the file: it calls only the `from_config` (constructors) of classes
 that are tinynn's own, registered, or passed in `custom_objects`. `tinynn.io` reads and verifies
@@ -23,7 +24,7 @@ import zipfile
 
 import numpy as np
 
-from tinynn import config, io, keras_format, losses, npz_state, optimizers, utils
+from tinynn import config, io, keras_format, losses, metrics, npz_state, optimizers, utils
 from tinynn.archive import DAMAGE
 from tinynn.layers import Layer, checking_weights
 from tinynn.serialization import (  # noqa: F401  (re-exported: tinynn.saving is the public name)
@@ -119,7 +120,7 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
     if model.loss is not None:
         header["compile"] = {"optimizer": _serialize_optimizer(opt),
                              "loss": serialize_keras_object(model.loss),
-                             "metrics": list(model.metrics_names[1:])}
+                             "metrics": [_serialize_metric(m) for m in model._metric_specs]}
         if include_optimizer:
             slots = {slot: [add("optimizer", "optimizer", a, slot=slot) for a in state]
                      for slot, state in opt.slots().items()}
@@ -167,11 +168,36 @@ def _build(reader, arch: dict, dtype: str, custom_objects, check):
     return model
 
 
+def _serialize_metric(metric):
+    """A compile metric as saved: a name stays a name, a metric object is serialized like a
+    layer, a function is kept by its name (found again in custom_objects when loading)."""
+    if isinstance(metric, str):
+        return metric
+    if isinstance(metric, metrics.Metric):
+        return serialize_keras_object(metric)
+    return {"function": metric.__name__}
+
+
+def _deserialize_metric(spec, custom_objects, i: int):
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict) and "function" in spec:
+        name = str(spec["function"])
+        fn = (custom_objects or {}).get(name) or get_custom_objects().get(name)
+        if fn is None:
+            raise ValueError(f"metric {i} is the function {name!r}: pass it to load_model as "
+                             f"custom_objects={{{name!r}: {name}}}.")
+        return fn
+    return deserialize_keras_object(spec, metrics.Metric, custom_objects, f"metric {i}")
+
+
 def _compile(reader, model, cfg: dict, custom_objects) -> None:
     try:
         optimizer = _deserialize_optimizer(cfg["optimizer"], custom_objects)
         loss = deserialize_keras_object(cfg["loss"], losses.Loss, custom_objects, "the loss")
-        model.compile(optimizer=optimizer, loss=loss, metrics=list(cfg["metrics"]))
+        model.compile(optimizer=optimizer, loss=loss,
+                      metrics=[_deserialize_metric(m, custom_objects, i)
+                               for i, m in enumerate(cfg["metrics"])])
     except io.ModelFileError:
         raise
     except ValueError as e:

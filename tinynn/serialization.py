@@ -1,10 +1,10 @@
 """Keras's registry of serializable classes, and objects to and from `{"class_name", "config"}`.
 
-As `keras.saving` does: a built-in class is found among the subclasses of `Layer`, `Optimizer`
-or `Loss` defined in tinynn (discovered, never listed), a user's own class in the registry
-(`@register_keras_serializable()`) or in the `custom_objects` given to a loader. Deserializing
-only ever calls `from_config` (the constructor) of such a class: nothing named in a file is
-imported or run. `tinynn.saving` re-exports everything here.
+As `keras.saving` does: a built-in class is found among the subclasses of `Layer`, `Optimizer`,
+`Loss` or `Metric` defined in tinynn (discovered, never listed), a user's own class in the
+registry (`@register_keras_serializable()`) or in the `custom_objects` given to a loader.
+Deserializing only ever calls `from_config` (the constructor) of such a class: nothing named in
+a file is imported or run. `tinynn.saving` re-exports everything here.
 """
 
 from collections.abc import Iterator

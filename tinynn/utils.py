@@ -33,3 +33,29 @@ def rng() -> np.random.Generator:
 def new_seed() -> int:
     """Draw a 63-bit seed for a component that keeps its own generator (e.g. a Dropout layer)."""
     return int(_RNG.integers(0, 2**63 - 1))
+
+
+def to_categorical(x, num_classes: "int | None" = None) -> np.ndarray:
+    """One-hot encode integer class labels, as `keras.utils.to_categorical`.
+
+    Labels shaped (n,) or (n, 1) give a float64 array (n, num_classes) with a 1 in each label's
+    column; any shape (..., 1) loses its last axis first. Labels are cast to integers as Keras
+    casts them (1.7 becomes 1), and a negative label counts from the end (-1 is the last class)
+    as NumPy indexing, and so Keras, does.
+
+    Args:
+        x: integer class labels in [0, num_classes).
+        num_classes: Defaults to max(x) + 1.
+    """
+    x = np.array(x, dtype=np.int64)
+    shape = x.shape[:-1] if x.ndim > 1 and x.shape[-1] == 1 else x.shape
+    x = x.reshape(-1)
+    if not num_classes:
+        num_classes = int(np.max(x)) + 1
+    if x.size and (x.max() >= num_classes or x.min() < -num_classes):
+        bad = x[(x >= num_classes) | (x < -num_classes)][0]
+        raise IndexError(f"to_categorical got label {bad}, outside [0, {num_classes}) for "
+                         f"num_classes={num_classes}.")
+    categorical = np.zeros((x.shape[0], num_classes))
+    categorical[np.arange(x.shape[0]), x] = 1
+    return categorical.reshape((*shape, num_classes))

@@ -1,15 +1,28 @@
 """Input checks for `fit`, `evaluate` and `predict`: convert what Keras accepts (lists, any
-integer or float dtype, labels shaped (n, 1)) and refuse, with a message naming the argument,
-what was expected and what was received, anything that would otherwise become a NumPy error
-deep inside or silent garbage."""
+integer or float dtype, labels shaped (n, 1), targets shaped (n,) for one output, a 1-D x for
+a one-feature model) and refuse, with a message naming the argument, what was expected and what
+was received, anything that would otherwise become a NumPy error deep inside or silent
+garbage."""
 
 import numpy as np
 
 from tinynn import config
 
 
-def as_features(x, argument: str) -> np.ndarray:
-    """Convert inputs to a float array of floatx, refusing what would silently become garbage."""
+def adjust_rank(x: np.ndarray, sample_shape: tuple) -> np.ndarray:
+    """Keras's rule for inputs one rank off the model's (`Functional._adjust_input_rank`): a
+    missing last axis of size 1 is added ((n,) for samples of shape (1,)), an extra last axis of
+    size 1 is dropped."""
+    if x.ndim == len(sample_shape) and sample_shape and sample_shape[-1] == 1:
+        return x[..., None]
+    if x.ndim == len(sample_shape) + 2 and x.shape[-1] == 1:
+        return x[..., 0]
+    return x
+
+
+def as_features(x, argument: str, sample_shape: "tuple | None" = None) -> np.ndarray:
+    """Convert inputs to a float array of floatx, refusing what would silently become garbage.
+    With the model's `sample_shape` known, inputs one rank off are adjusted as Keras does."""
     if x is None:
         raise ValueError(f"{argument} is required: pass a NumPy array of shape (samples, ...).")
     try:
@@ -21,6 +34,8 @@ def as_features(x, argument: str) -> np.ndarray:
         ) from None
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{argument} must hold numbers, got an array of dtype {x.dtype}.")
+    if sample_shape is not None:
+        x = adjust_rank(x, tuple(sample_shape))
     if x.ndim < 2:
         raise ValueError(
             f"{argument} must have shape (samples, features...), got shape {x.shape}. "
@@ -61,7 +76,8 @@ def as_labels(y, n: int, n_classes: int, argument: str) -> np.ndarray:
     if y.ndim == 2 and y.shape[0] == n and y.shape[1] == n_classes:
         raise ValueError(
             f"{argument} looks one-hot encoded (shape {y.shape}), but the loss takes integer "
-            f"labels of shape ({n},): pass {argument}.argmax(axis=1)."
+            f"labels of shape ({n},): pass {argument}.argmax(axis=1), or use "
+            "loss='categorical_crossentropy', which takes one-hot targets."
         )
     if y.ndim != 1:
         raise ValueError(
@@ -83,6 +99,58 @@ def as_labels(y, n: int, n_classes: int, argument: str) -> np.ndarray:
     return y.astype(np.intp)
 
 
+def as_targets(y, n: int, output_shape: tuple, loss, argument: str) -> np.ndarray:
+    """The targets `loss` takes, for a model whose output has shape `output_shape` (None first).
+
+    Integer class labels of shape (n,) for a loss with `sparse_labels` (see `as_labels`);
+    otherwise float values shaped like the output, (n, k), where (n,) is accepted for one
+    output unit (Keras matches it with (n, 1)), kept in the shape given. A loss that does not
+    declare `sparse_labels` (None: a loss of one's own) takes either: labels shaped (n,) or
+    (n, 1) for a model with more than one output unit, else values.
+    """
+    sparse = getattr(loss, "sparse_labels", None)
+    if sparse:
+        return as_labels(y, n, output_shape[-1], argument)
+    if y is None:
+        raise ValueError(f"{argument} is required: the targets of x.")
+    if sparse is None and output_shape[-1] != 1:  # a loss of one's own: labels, or values
+        try:
+            shape = np.shape(y)
+        except ValueError:  # ragged: as_labels says so
+            shape = (n,)
+        if len(shape) in (1, 2) and shape[1:] in ((), (1,)):
+            return as_labels(y, n, output_shape[-1], argument)
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{argument} must hold numbers, got an array of dtype {y.dtype}.")
+    name = getattr(loss, "name", type(loss).__name__)
+    expected = (n, *output_shape[1:])
+    if y.ndim == 0 or y.shape[0] != n:
+        got = "a scalar" if y.ndim == 0 else f"{y.shape[0]}"
+        raise ValueError(f"x and {argument} must have the same number of samples: x has {n}, "
+                         f"{argument} has {got} (expected shape {expected}).")
+    k = expected[-1]
+    one_output = len(expected) == 2 and k == 1
+    if y.shape != expected and not (one_output and y.ndim == 1):
+        if len(expected) == 2 and y.ndim <= 2 and y.size == n and k > 1 \
+                and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+            raise ValueError(
+                f"{argument} holds one integer per sample (shape {y.shape}), but the loss "
+                f"{name} expects targets of shape {expected}, one value per output unit. For "
+                f"integer class labels use loss='sparse_categorical_crossentropy', or one-hot "
+                f"encode them: tinynn.utils.to_categorical({argument}, {k}).")
+        also = f", or ({n},) for a model with one output" if one_output else ""
+        raise ValueError(f"{argument} must have shape {expected}, one value per output unit "
+                         f"of the model{also}, for the loss {name}; got shape {y.shape}.")
+    with np.errstate(over="ignore"):
+        converted = y.astype(config.floatx(), copy=False)
+    if not np.all(np.isfinite(converted)):
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(converted))[0])
+        raise ValueError(f"{argument} contains NaN or infinite values, the first at index "
+                         f"{where}: {y[where].item()!r}. Clean the targets first.")
+    return converted
+
+
 def positive_int(value, argument: str) -> int:
     """`value` as an int, or a ValueError naming `argument` unless it is a positive integer."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
@@ -97,23 +165,23 @@ def non_negative_int(value, argument: str) -> int:
     return int(value)
 
 
-def split_validation(x, y, validation_data, validation_split, n_classes: int):
-    """`fit`'s validation set: `validation_data` checked and converted, or the last
-    `validation_split` fraction of (x, y), taken before any shuffling as in Keras.
+def split_validation(x, y, validation_data, validation_split, targets):
+    """`fit`'s validation set: `validation_data` checked and converted (the targets by
+    `targets(y, n, argument)`), or the last `validation_split` fraction of (x, y), taken before
+    any shuffling as in Keras.
 
     Returns (x, y, x_val, y_val); x_val and y_val are None without validation.
     """
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a tuple (x_val, y_val).")
-        x_val = as_features(validation_data[0], "validation_data[0]")
+        x_val = as_features(validation_data[0], "validation_data[0]", x.shape[1:])
         if x_val.shape[1:] != x.shape[1:]:
             raise ValueError(
                 f"validation_data[0] must have samples shaped like x's, {x.shape[1:]}, got "
                 f"shape {x_val.shape}."
             )
-        y_val = as_labels(validation_data[1], x_val.shape[0], n_classes,
-                           "validation_data[1]")
+        y_val = targets(validation_data[1], x_val.shape[0], "validation_data[1]")
     elif validation_split:
         if not isinstance(validation_split, (int, float, np.floating)) \
                 or not 0 < validation_split < 1:

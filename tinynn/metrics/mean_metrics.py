@@ -1,0 +1,343 @@
+"""Metrics that are means of per-sample values: accuracies, regression errors, cross-entropies.
+
+Each is a function giving one value per sample, as `keras.metrics.binary_accuracy` etc., and a
+class averaging it over the samples seen (`MeanMetricWrapper`), as `keras.metrics.BinaryAccuracy`.
+Targets (N,) and predictions (N, 1) are matched as Keras matches them (y_true becomes (N, 1)).
+"""
+
+import numpy as np
+
+from tinynn import losses
+from tinynn.loss_functions import squeeze_or_expand_to_same_rank
+from tinynn.metrics.base import Mean, snake_case
+
+# ----- per-sample functions ---------------------------------------------------------------------
+
+def _pair(y_true, y_pred):
+    P = np.asarray(y_pred)
+    T = np.asarray(y_true)
+    return squeeze_or_expand_to_same_rank(T, P)
+
+
+def accuracy(y_true, y_pred) -> np.ndarray:
+    """1.0 where y_pred equals y_true exactly, else 0.0 (elementwise)."""
+    T, P = _pair(y_true, y_pred)
+    return (T == P).astype(np.float64)
+
+
+def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> np.ndarray:
+    """1.0 where [y_pred > threshold] equals y_true, else 0.0 (elementwise; Mean averages the
+    entries of a sample)."""
+    T, P = _pair(y_true, y_pred)
+    return (T == (P > threshold).astype(T.dtype)).astype(np.float64)
+
+
+def categorical_accuracy(y_true, y_pred) -> np.ndarray:
+    """1.0 where argmax(y_pred) equals argmax(y_true) (one-hot targets), else 0.0. Shape (N,)."""
+    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float64)
+
+
+def sparse_categorical_accuracy(y_true, y_pred) -> np.ndarray:
+    """1.0 where argmax(y_pred) equals the integer label, else 0.0.
+
+    Shapes: y_true (N,) or (N, 1), y_pred (N, C) -> (N,).
+    """
+    y = np.asarray(y_true)
+    if y.ndim == np.ndim(y_pred) and y.shape[-1] == 1:
+        y = y[..., 0]
+    return (np.argmax(y_pred, axis=-1) == y).astype(np.float64)
+
+
+def in_top_k(labels: np.ndarray, P: np.ndarray, k: int) -> np.ndarray:
+    """TensorFlow's `in_top_k`: a label counts as in the top k when fewer than k classes score
+    strictly higher (so ties at the boundary all count) and its score is finite."""
+    labels = np.asarray(labels).astype(np.intp).reshape(-1)
+    P = np.asarray(P).reshape(-1, np.shape(P)[-1])
+    valid = (labels >= 0) & (labels < P.shape[-1])
+    score = P[np.arange(len(labels)), np.where(valid, labels, 0)]
+    higher = (P > score[:, None]).sum(axis=-1)
+    return valid & np.isfinite(score) & (higher < k)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
+    """1.0 where the class argmax(y_true) is among the k highest of y_pred, else 0.0."""
+    return in_top_k(np.argmax(y_true, axis=-1), y_pred, k).astype(np.float64)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5,
+                                      from_sorted_ids: bool = False) -> np.ndarray:
+    """1.0 where the integer label is among the k highest of y_pred, else 0.0. With
+    from_sorted_ids, y_pred holds class ids sorted by score and the first k are checked."""
+    y = np.asarray(y_true).reshape(-1)
+    if from_sorted_ids:
+        return (np.asarray(y_pred)[:, :k] == y[:, None]).any(axis=1).astype(np.float64)
+    return in_top_k(y, y_pred, k).astype(np.float64)
+
+
+class MeanMetricWrapper(Mean):
+    """The mean of a per-sample function: `MeanMetricWrapper(fn)` averages fn(y_true, y_pred)
+    over every sample seen (weighted by sample_weight).
+
+    Args:
+        fn: `fn(y_true, y_pred, **kwargs)` -> one value per sample.
+        name: Defaults to fn's name.
+        dtype: Defaults to None.
+        **kwargs: passed on to fn.
+    """
+
+    def __init__(self, fn, name: "str | None" = None, dtype=None, **kwargs):
+        super().__init__(name if name is not None else snake_case(fn.__name__), dtype)
+        self._fn, self._fn_kwargs = fn, kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+
+    def get_config(self) -> dict:
+        """The arguments; a MeanMetricWrapper itself also gives fn, by name in Keras's format
+        for a function (tinynn's and Keras's own functions are found again by it); its
+        subclasses fix their fn."""
+        config = {**super().get_config(), **self._fn_kwargs}
+        if type(self) is not MeanMetricWrapper:
+            return config
+        return {**config, "fn": {"module": "builtins", "class_name": "function",
+                                 "config": self._fn.__name__, "registered_name": "function"}}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "MeanMetricWrapper":
+        config = dict(config)
+        fn = config.get("fn")
+        name = fn.get("config") if isinstance(fn, dict) else fn
+        if isinstance(name, str):
+            if name not in _FUNCTIONS:
+                raise ValueError(f"MeanMetricWrapper: unknown function {name!r}; known: "
+                                 f"{', '.join(sorted(_FUNCTIONS))}. Pass your own function as "
+                                 "fn=.")
+            config["fn"] = _FUNCTIONS[name]
+        return cls(**config)
+
+
+# ----- accuracies -------------------------------------------------------------------------------
+
+class Accuracy(MeanMetricWrapper):
+    """How often y_pred equals y_true exactly (`metrics=["accuracy"]` in `compile` means one of
+    the three accuracies below instead, chosen from the shapes, as in Keras).
+
+    Args:
+        name: Defaults to "accuracy".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "accuracy", dtype=None):
+        super().__init__(accuracy, name, dtype)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    """How often [y_pred > threshold] equals the 0/1 target.
+
+    Args:
+        name: Defaults to "binary_accuracy".
+        dtype: Defaults to None.
+        threshold: Defaults to 0.5.
+    """
+
+    def __init__(self, name: str = "binary_accuracy", dtype=None, threshold: float = 0.5):
+        super().__init__(binary_accuracy, name, dtype, threshold=threshold)
+        self.threshold = threshold
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    """How often argmax(y_pred) equals argmax(y_true), for one-hot targets.
+
+    Args:
+        name: Defaults to "categorical_accuracy".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name, dtype)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """How often argmax(y_pred) equals the integer label.
+
+    Args:
+        name: Defaults to "sparse_categorical_accuracy".
+        dtype: Defaults to None.
+    """
+
+    sparse_labels = True
+
+    def __init__(self, name: str = "sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name, dtype)
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the target class (argmax of a one-hot y_true) is among the k highest scores.
+
+    Args:
+        k: Defaults to 5.
+        name: Defaults to "top_k_categorical_accuracy".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype=None):
+        super().__init__(top_k_categorical_accuracy, name, dtype, k=k)
+        self.k = k
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer label is among the k highest scores.
+
+    Args:
+        k: Defaults to 5.
+        name: Defaults to "sparse_top_k_categorical_accuracy".
+        dtype: Defaults to None.
+        from_sorted_ids: y_pred holds class ids sorted by score. Defaults to False.
+    """
+
+    sparse_labels = True
+
+    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype=None,
+                 from_sorted_ids: bool = False):
+        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=k,
+                         from_sorted_ids=from_sorted_ids)
+        self.k, self.from_sorted_ids = k, from_sorted_ids
+
+
+# ----- regression -------------------------------------------------------------------------------
+
+class MeanSquaredError(MeanMetricWrapper):
+    """The mean over samples of mean((y_true - y_pred)**2, axis=-1).
+
+    Args:
+        name: Defaults to "mean_squared_error".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "mean_squared_error", dtype=None):
+        super().__init__(losses.mean_squared_error, name, dtype)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    """The mean over samples of mean(|y_true - y_pred|, axis=-1).
+
+    Args:
+        name: Defaults to "mean_absolute_error".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "mean_absolute_error", dtype=None):
+        super().__init__(losses.mean_absolute_error, name, dtype)
+
+
+class RootMeanSquaredError(Mean):
+    """sqrt of the mean squared error over every sample seen: not a mean of batch RMSEs, which
+    is why `fit` keeps metric state over the epoch.
+
+    Args:
+        name: Defaults to "root_mean_squared_error".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "root_mean_squared_error", dtype=None):
+        super().__init__(name, dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        T, P = _pair(y_true, y_pred)
+        super().update_state(np.square(P - T.astype(P.dtype)), sample_weight)
+
+    def result(self) -> float:
+        return float(np.sqrt(super().result()))
+
+
+# ----- cross-entropies --------------------------------------------------------------------------
+
+class _CrossentropyMetric(MeanMetricWrapper):
+    """The mean of a cross-entropy loss's per-sample values. In `fit`, when the model ends in a
+    sigmoid or softmax, the values come from that activation's input, as Keras's TensorFlow
+    backend computes them."""
+
+    _loss_class: type = losses.Loss
+
+    def __init__(self, name, dtype, **kwargs):
+        loss = self._loss_class(**kwargs)
+        super().__init__(loss.call, name, dtype)
+        self._kwargs = kwargs
+        self._from_logits_loss = self._loss_class(**{**kwargs, "from_logits": True})
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def _update_from_model(self, y_true, y_pred, logits) -> None:
+        if logits is None:
+            self.update_state(y_true, y_pred)
+        else:
+            Mean.update_state(self, self._from_logits_loss.call(y_true, logits))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, **self._kwargs}
+
+
+class BinaryCrossentropy(_CrossentropyMetric):
+    """The mean binary cross-entropy (see `tinynn.losses.BinaryCrossentropy`).
+
+    Args:
+        name: Defaults to "binary_crossentropy".
+        dtype: Defaults to None.
+        from_logits: Defaults to False.
+        label_smoothing: Defaults to 0.
+    """
+
+    _loss_class = losses.BinaryCrossentropy
+
+    def __init__(self, name: str = "binary_crossentropy", dtype=None, from_logits: bool = False,
+                 label_smoothing: float = 0):
+        super().__init__(name, dtype, from_logits=from_logits, label_smoothing=label_smoothing)
+
+
+class CategoricalCrossentropy(_CrossentropyMetric):
+    """The mean categorical cross-entropy (see `tinynn.losses.CategoricalCrossentropy`).
+
+    Args:
+        name: Defaults to "categorical_crossentropy".
+        dtype: Defaults to None.
+        from_logits: Defaults to False.
+        label_smoothing: Defaults to 0.
+        axis: only -1. Defaults to -1.
+    """
+
+    _loss_class = losses.CategoricalCrossentropy
+
+    def __init__(self, name: str = "categorical_crossentropy", dtype=None,
+                 from_logits: bool = False, label_smoothing: float = 0, axis: int = -1):
+        super().__init__(name, dtype, from_logits=from_logits, label_smoothing=label_smoothing,
+                         axis=axis)
+
+
+class SparseCategoricalCrossentropy(_CrossentropyMetric):
+    """The mean sparse categorical cross-entropy (integer labels).
+
+    Args:
+        name: Defaults to "sparse_categorical_crossentropy".
+        dtype: Defaults to None.
+        from_logits: Defaults to False.
+        axis: only -1. Defaults to -1.
+    """
+
+    sparse_labels = True
+    _loss_class = losses.SparseCategoricalCrossentropy
+
+    def __init__(self, name: str = "sparse_categorical_crossentropy", dtype=None,
+                 from_logits: bool = False, axis: int = -1):
+        losses.check_axis(axis, "SparseCategoricalCrossentropy")
+        super().__init__(name, dtype, from_logits=from_logits)
+        self.axis = axis
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis}
+
+
+_FUNCTIONS = {fn.__name__: fn for fn in (
+    accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+    top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, losses.mean_squared_error,
+    losses.mean_absolute_error, losses.binary_crossentropy, losses.categorical_crossentropy,
+    losses.sparse_categorical_crossentropy, losses.huber)}
