@@ -389,8 +389,9 @@ def test_zip_members_are_checked_before_inflating(trained, monkeypatch, member, 
     monkeypatch.setattr(zipfile.ZipFile, "open",
                         lambda self, name, *a, **k: opened.append(str(getattr(
                             name, "filename", name))) or real_open(self, name, *a, **k))
-    with pytest.raises(ValueError, match=f"{member} declares {size:,} bytes.*refused before "
-                                         "inflating"):
+    # the weights are looked at in place first (for the build), so they are refused there
+    with pytest.raises(ValueError, match=f"{member} declares {size:,} bytes.*(refused before "
+                                         "inflating|past the end of the file)"):
         load_model(path)
     assert member not in opened
 
@@ -405,9 +406,9 @@ def test_wrong_shapes_in_the_h5_are_refused_before_reading(trained):
                                               chunks=(100, 100), compression="gzip")
 
     rewrite(path, state=edit_h5(state, bomb))
-    with pytest.raises(ValueError, match=r"model\.keras: layers/dense/vars/0 \('hidden' "
-                                         r"kernel\) has shape \(100000, 100000\) and dtype "
-                                         r"float64; the model needs shape \(6, 8\)"):
+    with pytest.raises(ValueError, match=r"model\.keras: .* declares the weight 'hidden/kernel' "
+                                         r"of shape \(6, 8\) \(float32\); layers/dense/vars "
+                                         r"holds 0: \(100000, 100000\) float64"):
         load_model(path)
 
 
@@ -417,7 +418,8 @@ def _replace(f, where: str, value) -> None:
 
 
 @pytest.mark.parametrize("edit,match", [
-    (lambda f: f["layers/dense/vars"].__delitem__("1"), "has 2 weights; the file has 1"),
+    (lambda f: f["layers/dense/vars"].__delitem__("1"),
+     r"'hidden/bias' of shape \(8,\) \(float32\); layers/dense/vars holds no other"),
     (lambda f: f.create_group("layers/conv2d/vars"), r"weights the model does not have: "
                                                      r"\['conv2d'\]"),
     (lambda f: f["vars"].create_dataset("0", data=np.zeros(2)), "does not have: \\['vars'\\]"),
@@ -428,7 +430,8 @@ def _replace(f, where: str, value) -> None:
      "SoftLink, which is refused"),
     (lambda f: _replace(f, "layers/dense_1/vars/0", h5py.ExternalLink("/etc/passwd", "/x")),
      "ExternalLink, which is refused"),
-    (lambda f: _replace(f, "layers/dense/vars/0", np.zeros((6, 8), "S1")), "dtype \\|S1"),
+    (lambda f: _replace(f, "layers/dense/vars/0", np.zeros((6, 8), "S1")),
+     "holds 0: \\(6, 8\\) \\|S1"),
 ])
 def test_damaged_weights_are_refused(trained, edit, match):
     *_, path = trained

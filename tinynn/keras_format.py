@@ -23,10 +23,12 @@ dataset's shape and dtype are checked against the model's before it is read, and
 external and virtual datasets are refused. Every error is a ValueError naming the file.
 """
 
+import contextlib
 import datetime
 import io as _io
 import json
 import os
+import struct
 import warnings
 import zipfile
 import zlib
@@ -34,8 +36,8 @@ import zlib
 import numpy as np
 
 from tinynn import config, io, keras_compile, keras_config
-from tinynn.archive import DAMAGE
-from tinynn.layers import snake_case
+from tinynn.archive import DAMAGE, ModelFileError, open_regular
+from tinynn.layers import checking_weights, snake_case
 from tinynn.optimizers.schedules import LearningRateSchedule
 
 KERAS_VERSION = "3.15.1"  # the Keras whose files these are (parity/test_keras_files.py checks)
@@ -54,7 +56,7 @@ def _h5py():
 
 
 def _error(path, message: str) -> ValueError:
-    return ValueError(f"Cannot load model file {path}: {message}")
+    return ModelFileError(f"Cannot load model file {path}: {message}")
 
 
 def _dtype(model) -> str:
@@ -152,13 +154,19 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 
 # ----- reading ---------------------------------------------------------------------------------
 
-def is_keras_archive(filepath) -> bool:
-    """A zip holding a config.json (how Keras's own loader recognises a .keras archive)."""
+def zip_names(file) -> "list[str] | None":
+    """The member names of the zip archive `file` (an open file, read from its start), or None
+    if it is not a readable zip. The format is told from the file already open (and checked to
+    be a regular file), never by opening the path again: a FIFO swapped in meanwhile would
+    block."""
     try:
-        with zipfile.ZipFile(filepath) as zf:
-            return CONFIG in zf.namelist()
+        file.seek(0)
+        with zipfile.ZipFile(file) as zf:
+            return zf.namelist()
     except DAMAGE:  # OSError, BadZipFile, NotImplementedError (zip version), ...
-        return False
+        return None
+    finally:
+        file.seek(0)
 
 
 def _member(zf, name: str, limit: int, path) -> bytes:
@@ -193,14 +201,111 @@ def _state_limit(model) -> int:
     return 6 * 8 * n_values + (16 << 10) * n_objects + (1 << 20)
 
 
+@contextlib.contextmanager
 def _open_zip(path):
-    try:
-        return zipfile.ZipFile(path)
-    except (FileNotFoundError, PermissionError):  # they name the file; not a damaged archive
-        raise
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
-        raise _error(path, f"it is not a .keras archive (a zip file), or it is truncated ({e})."
-                     ) from e
+    """(the archive, the file it is read from), the file a regular one opened without blocking
+    (`archive.open_regular`: a FIFO is refused, not waited on); both closed after the block."""
+    with open_regular(path) as file:  # FileNotFoundError, PermissionError: they name the file
+        try:
+            zf = zipfile.ZipFile(file)
+        except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
+            raise _error(path, f"it is not a .keras archive (a zip file), or it is truncated "
+                               f"({e}).") from e
+        with zf:
+            yield zf, file
+
+
+class _Window(_io.RawIOBase):
+    """A stored (uncompressed) zip member read in place, seekable, nothing buffered: HDF5
+    reads the metadata it needs from it without the member being read whole."""
+
+    def __init__(self, file, start: int, size: int):
+        self.fd, self.start, self.size, self.pos = file.fileno(), start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = max(0, offset + (0, self.pos, self.size)[whence])
+        return self.pos
+
+    def readinto(self, b) -> int:
+        n = max(0, min(len(b), self.size - self.pos))
+        data = os.pread(self.fd, n, self.start + self.pos) if n else b""
+        b[:len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+
+def _member_in_place(zf, file, info, path):
+    """The member `info` opened for seeking without inflating or reading it whole: a window
+    on the file for a stored member (as Keras writes them), else zipfile's seekable reader."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        return zf.open(info)
+    head = os.pread(file.fileno(), 30, info.header_offset)
+    if len(head) != 30 or head[:4] != b"PK\x03\x04":
+        raise _error(path, f"{info.filename}'s local header is damaged: the file is corrupt.")
+    name_length, extra_length = struct.unpack("<HH", head[26:30])
+    start = info.header_offset + 30 + name_length + extra_length
+    if start + info.file_size > os.fstat(file.fileno()).st_size:
+        raise _error(path, f"{info.filename} declares {info.file_size:,} bytes, past the end of "
+                           "the file: it is truncated.")
+    return _Window(file, start, info.file_size)
+
+
+def _weight_check(f, keys: dict, member_size: int, path):
+    """For `layers.checking_weights` while the model is built from config.json: each weight a
+    layer declares must be one of the datasets of that layer's group `layers/<key>/vars` in
+    `f` (opened in place: only its metadata is read), with its shape and dtype kind, and its
+    data must be in the file: the datasets claimed hold together at most the member's bytes
+    (a compressed HDF5 dataset may inflate 100 times). `keys` maps each layer (by id) to its
+    group once the layers exist; a weight of any other layer (a nested model's) is refused.
+    Datasets are matched by shape, not position: the weights are created in the layer's order
+    of creation, the file holds them trainable first; `_read_layers` checks the order later."""
+    h5py = _h5py()
+    unclaimed: dict[str, list] = {}
+    total = [0]
+
+    def check(layer, name, shape, dtype):
+        wanted = f"weight '{layer.name}/{name}' of shape {tuple(shape)} ({dtype})"
+        key = keys.get(id(layer))
+        if key is None:
+            raise _error(path, f"{CONFIG} declares the {wanted} in a layer that is not one of "
+                               "the model's own (tinynn reads no nested models from Keras "
+                               "files): refused before allocating it.")
+        where = f"layers/{key}/vars"
+        if key not in unclaimed:
+            layers = _child(f, "layers", h5py.Group, path, "layers")
+            group = _child(_child(layers, key, h5py.Group, path, f"layers/{key}"), "vars",
+                           h5py.Group, path, where)
+            unclaimed[key] = sorted(group.keys()) if group is not None else []
+        held = []
+        for i in unclaimed[key]:
+            ds = _child(f[where], i, h5py.Dataset, path, f"{where}/{i}")
+            if ds is not None and ds.shape == tuple(shape) and ds.dtype.kind == dtype.kind:
+                break
+            held.append(f"{i}: {ds.shape} {ds.dtype}" if ds is not None else i)
+        else:
+            raise _error(path, f"the weights do not fit {CONFIG}: it declares the {wanted}; "
+                               f"{where} holds {', '.join(held[:6]) or 'no other'}: refused "
+                               "before allocating it.")
+        unclaimed[key].remove(i)
+        if ds.external or ds.is_virtual:
+            raise _error(path, f"{where}/{i} is an external or virtual dataset, which is "
+                               "refused.")
+        stored, needed = ds.id.get_storage_size(), ds.dtype.itemsize * int(np.prod(shape))
+        total[0] += stored
+        if 100 * stored < needed or total[0] > member_size:
+            raise _error(path, f"{where}/{i} declares {needed:,} bytes for the {wanted}, of "
+                               f"which the file holds {min(stored, member_size):,}: refused "
+                               "before allocating it.")
+    return check
 
 
 def _open_h5(source, path):
@@ -329,20 +434,33 @@ def _read_optimizer(f, model, path) -> None:
 def load_model(filepath, custom_objects=None, compile: bool = True):
     """A tinynn Sequential from a `.keras` archive written by Keras or by tinynn."""
     path = os.fspath(filepath)
-    with _open_zip(path) as zf:
+    with _open_zip(path) as (zf, file):
         raw = _member(zf, CONFIG, _CONFIG_LIMIT, path)
         try:
-            spec = json.loads(raw.decode("utf-8"))
-            dtype = keras_config.model_dtype(spec)
-            with config.floatx_scope(dtype):
-                model, shape = keras_config.model_from_keras(spec, custom_objects)
-                model.build((None, *shape))
-            if compile and spec.get("compile_config"):
-                keras_compile.compile_from_keras(model, spec["compile_config"], custom_objects)
-        except (UnicodeDecodeError, RecursionError, ValueError) as e:
-            raise _error(path, f"{CONFIG}: {e}") from e
-        except (KeyError, TypeError, AttributeError) as e:
-            raise _error(path, f"{CONFIG} is malformed ({type(e).__name__}: {e}).") from e
+            info = zf.getinfo(WEIGHTS)
+        except KeyError:
+            raise _error(path, f"the archive has no {WEIGHTS}: it is not a .keras model file, "
+                               "or it is damaged.") from None
+        # the architecture is built with every weight checked against the HDF5 metadata first
+        with _open_h5(_member_in_place(zf, file, info, path), path) as in_place:
+            keys: dict = {}
+            check = _weight_check(in_place, keys, info.file_size, path)
+            try:
+                spec = json.loads(raw.decode("utf-8"))
+                dtype = keras_config.model_dtype(spec)
+                with config.floatx_scope(dtype), checking_weights(check):
+                    model, shape = keras_config.model_from_keras(spec, custom_objects)
+                    keys.update(zip(map(id, model.layers), layer_keys(model), strict=True))
+                    model.build((None, *shape))
+                if compile and spec.get("compile_config"):
+                    keras_compile.compile_from_keras(model, spec["compile_config"],
+                                                     custom_objects)
+            except ModelFileError:
+                raise
+            except (UnicodeDecodeError, RecursionError, ValueError) as e:
+                raise _error(path, f"{CONFIG}: {e}") from e
+            except (KeyError, TypeError, AttributeError) as e:
+                raise _error(path, f"{CONFIG} is malformed ({type(e).__name__}: {e}).") from e
         state = _member(zf, WEIGHTS, _state_limit(model), path)
     with _open_h5(_io.BytesIO(state), path) as f:
         _read_layers(f, model, path, strict=True)
@@ -358,13 +476,14 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     are loaded when its count matches (see `_read_optimizer`)."""
     path = os.fspath(filepath)
     if path.endswith(".keras"):
-        with _open_zip(path) as zf:
+        with _open_zip(path) as (zf, file):
             source = _io.BytesIO(_member(zf, WEIGHTS, _state_limit(model), path))
-    else:
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"No such file: {path}")
-        source = path
-    with _open_h5(source, path) as f:
+        with _open_h5(source, path) as f:
+            _read_layers(f, model, path, strict=False, skip_mismatch=skip_mismatch)
+            if model.optimizer is not None:
+                _read_optimizer(f, model, path)
+        return
+    with open_regular(path) as file, _open_h5(file, path) as f:  # a FIFO is refused, unopened
         _read_layers(f, model, path, strict=False, skip_mismatch=skip_mismatch)
         if model.optimizer is not None:
             _read_optimizer(f, model, path)

@@ -20,12 +20,11 @@ the bytes.
 
 import json
 import os
-import zipfile
 
 import numpy as np
 
 from tinynn import config, io, keras_format, losses, metrics, npz_state, optimizers, utils
-from tinynn.archive import DAMAGE
+from tinynn.archive import open_regular
 from tinynn.layers import Layer, checking_weights
 from tinynn.serialization import (  # noqa: F401  (re-exported: tinynn.saving is the public name)
     builtin_class,
@@ -235,9 +234,11 @@ def load_model(filepath: "str | os.PathLike", custom_objects: "dict | None" = No
                 if name.endswith(".weights.h5") else "")
         raise ValueError(f"Cannot load model file {name}: tinynn does not read Keras's legacy "
                          f"HDF5 model format ('.h5'); save the model as '.keras' instead.{hint}")
-    io.check_regular(name)  # a FIFO would block the zip readers below
-    if keras_format.is_keras_archive(filepath) or (
-            name.endswith(".keras") and not _is_npz(filepath)):
+    # the format is told from the file opened once, regular and without blocking: a FIFO
+    # swapped in after a check by path would block a reader that opened the path again
+    with open_regular(name) as f:
+        names = keras_format.zip_names(f) or []
+    if keras_format.CONFIG in names or (name.endswith(".keras") and "header.npy" not in names):
         return keras_format.load_model(filepath, custom_objects, compile)
     with io.open_archive(filepath) as reader:
         header = reader.header()
@@ -296,14 +297,6 @@ def load_training_state(model, filepath: "str | os.PathLike") -> None:
                     model.optimizer._learning_rate, optimizers.schedules.LearningRateSchedule):
                 model.optimizer.learning_rate = learning_rate
             restore()
-
-
-def _is_npz(filepath) -> bool:
-    try:
-        with zipfile.ZipFile(filepath) as zf:
-            return "header.npy" in zf.namelist()
-    except DAMAGE:  # OSError, BadZipFile, NotImplementedError (zip version), ...
-        return False
 
 
 # ----- weights only (Keras's format) -----------------------------------------------------------
