@@ -18,12 +18,12 @@ import subprocess
 import sys
 import threading
 import time
-import tracemalloc
 import warnings
 import zlib
 
 import numpy as np
 import pytest
+from hostile_npz import peak_bytes
 
 import tinynn
 from tinynn import backend, layers, optimizers
@@ -46,19 +46,6 @@ def bomb(inflated_mib: int) -> bytes:
     """A valid multi-member gzip file of ~1 kB per MiB it inflates to (members of 1 MiB of
     zeros): 2 MB on disk for 2 GiB inflated. Made in milliseconds, never inflated here."""
     return gzip.compress(bytes(1 << 20), 9) * inflated_mib
-
-
-def peak_bytes(fn):
-    """(exception raised by fn() or None, peak bytes allocated meanwhile, seen by tracemalloc)."""
-    tracemalloc.start()
-    try:
-        fn()
-        raised = None
-    except Exception as e:  # returned to the test, which checks its type and message
-        raised = e
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return raised, peak
 
 
 # ----- the dataset loader -------------------------------------------------------------------
