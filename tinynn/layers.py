@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 import numpy as np
 
 from tinynn import activations, backend, config, initializers, regularizers, utils
+from tinynn.variables import Variable
 
 _NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
 
@@ -103,6 +104,14 @@ class WeightDict(Mapping):
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k!r}: {a.shape}" for k, a in self._arrays.items())
         return f"<{self._what}s of {self._layer.name}: {{{shapes}}}>"
+
+
+def weight_property(name: str, doc: str) -> property:
+    """A layer attribute giving weight `name` as a Keras Variable (`layer.variable(name)`), or
+    None before the layer is built or when it has no such weight (Dense(use_bias=False).bias)."""
+    def get(layer: "Layer") -> "Variable | None":
+        return layer.variable(name) if name in layer.params else None
+    return property(get, doc=f"{doc} A Variable: `.assign(value)`, `.numpy()`, as in Keras.")
 
 
 class Layer:
@@ -195,6 +204,14 @@ class Layer:
         if regularizer is not None:
             self.regularizers[name] = regularizer
         return array
+
+    def variable(self, name: str) -> Variable:
+        """Weight `name` as Keras programs hold it: a view of the array with Keras's
+        `assign(value)` and `numpy()` (`layer.bias.assign([b0])` writes into the array the
+        optimizer updates). Dense's `kernel` and `bias` and the normalization layers' `gamma`,
+        `beta`, `moving_mean`, `moving_variance` return it."""
+        return Variable.of(self.params[name], self.name, name,
+                           self.trainable and name in self.grads)
 
     def build(self, input_shape: tuple) -> None:
         """Create the weights for inputs shaped `(None, *input_shape[1:])`."""
@@ -440,13 +457,8 @@ class Dense(Layer):
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
 
-    @property
-    def kernel(self) -> np.ndarray:
-        return self.params["kernel"]
-
-    @property
-    def bias(self) -> "np.ndarray | None":
-        return self.params.get("bias")
+    kernel = weight_property("kernel", "W (n_in, units).")
+    bias = weight_property("bias", "b (units,); None when `use_bias=False`.")
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from tinynn import backend, initializers, regularizers
-from tinynn.layers import Layer
+from tinynn.layers import Layer, weight_property
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
@@ -86,6 +86,12 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    gamma = weight_property("gamma", "The scale, (C,).")
+    beta = weight_property("beta", "The shift, (C,).")
+    moving_mean = weight_property("moving_mean", "The inference mean, (C,); not trainable.")
+    moving_variance = weight_property("moving_variance",
+                                      "The inference variance, (C,); not trainable.")
 
     def build(self, input_shape):
         _last_axis(self, self.axis, input_shape)
@@ -200,6 +206,9 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    gamma = weight_property("gamma", "The scale, (C,).")
+    beta = weight_property("beta", "The shift, (C,).")
 
     def build(self, input_shape):
         _last_axis(self, self.axis, input_shape)
