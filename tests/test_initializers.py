@@ -77,7 +77,7 @@ def test_keras_argument_names_and_defaults():
     (lambda: I.VarianceScaling(mode="fan"), "mode"),
     (lambda: I.VarianceScaling(distribution="cauchy"), "distribution"),
     (lambda: I.HeNormal(seed=1.5), "integer seed"),
-    (lambda: I.Constant([1, 2]), "scalar"),
+    (lambda: I.Constant([1, 2])((3,)), "cannot fill a weight of shape"),
     (lambda: I.Orthogonal()((5,)), "at least 2 dimensions"),
     (lambda: I.get(42), "Could not interpret"),
 ])
@@ -173,6 +173,33 @@ def test_constant_zeros_ones_and_dtypes():
     assert I.Zeros()((3,), "float64").dtype == np.float64 and not I.Zeros()((3,)).any()
     assert (I.Ones()((2, 2)) == 1).all() and I.Ones()((2, 2)).dtype == np.float32
     assert I.HeNormal(seed=0)((3, 3), "float64").dtype == np.float64
+
+
+def test_constant_takes_an_array_broadcast_to_the_shape_as_keras():
+    """TensorFlow's imbalanced-data tutorial: `Constant(np.log([pos / neg]))` for a bias."""
+    b0 = np.log([30 / 570])
+    np.testing.assert_array_equal(I.Constant(b0)((1,), "float64"), b0)
+    np.testing.assert_array_equal(I.Constant([1.0, 2.0])((3, 2), "float64"), [[1, 2]] * 3)
+    assert I.Constant(b0).get_config() == {"value": b0.tolist()}
+    assert I.Constant.from_config(I.Constant(b0).get_config())((1,), "float64")[0] == b0[0]
+    with pytest.raises(ValueError, match=r"Constant's value of shape \(2,\) cannot fill a "
+                                         r"weight of shape \(3,\)"):
+        I.Constant([1.0, 2.0])((3,))
+    with pytest.raises(ValueError, match="Constant expected a number"):
+        I.Constant("one")
+
+
+def test_none_initializer_is_glorot_uniform_as_in_keras_3():
+    """Keras 3's add_weight turns initializer=None into glorot_uniform for a float weight,
+    a bias included (`Dense(1, bias_initializer=None)`); the config keeps None."""
+    assert I.get(None) is None and I.serialize(None) is None
+    tinynn.utils.set_random_seed(0)
+    dense = layers.Dense(50, bias_initializer=None)
+    dense.build((None, 4))
+    bias = dense.params["bias"]
+    assert np.all(np.abs(bias) <= math.sqrt(6 / (50 + 50))) and np.std(bias) > 0.1
+    assert dense.get_config()["bias_initializer"] is None
+    assert layers.Dense.from_config(dense.get_config()).bias_initializer is None
 
 
 def test_dense_with_initializer_objects_saves_and_loads(tmp_path):

@@ -304,6 +304,24 @@ def test_load_weights_restores_the_optimizer_only_when_built(tmp_path):
         bare.load_weights(tmp_path / "w.weights.h5")  # no optimizer: its group is ignored
 
 
+def test_weights_saved_before_training_load_into_a_fresh_model(tmp_path):
+    """TensorFlow's imbalanced-data tutorial saves `initial.weights.h5` right after compile and
+    loads it into new models: the file's optimizer group holds two variables (iterations,
+    learning rate), as many as a fresh model's optimizer has, so both load, and no slot is read."""
+    model, x, y = make()
+    model.optimizer.learning_rate = 0.0125
+    model.save_weights(tmp_path / "initial.weights.h5")
+    fresh, *_ = make(seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fresh.load_weights(tmp_path / "initial.weights.h5")
+    for a, b in zip(fresh.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert fresh.optimizer.learning_rate == float(np.float32(0.0125)) and not fresh.optimizer.built
+    fresh.fit(x, y, epochs=1, verbose=0)
+    assert fresh.optimizer.iterations == 2
+
+
 def test_load_weights_mismatch_is_named_or_skipped(tmp_path):
     model, *_ = make()
     model.save_weights(tmp_path / "w.weights.h5")

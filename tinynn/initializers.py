@@ -67,16 +67,31 @@ class Constant(Initializer):
     """Every entry equal to `value`.
 
     Args:
-        value: a Python scalar. Defaults to 0.0.
+        value: a Python scalar, or (as Keras's implementation accepts, and TensorFlow's
+            imbalanced-data tutorial passes `np.log([pos / neg])`) an array broadcast to the
+            weight's shape. Defaults to 0.0.
     """
 
-    def __init__(self, value: float = 0.0):
-        if np.ndim(value) != 0:
-            raise ValueError(f"Constant expected a scalar value, got value={value!r}.")
-        self.value = value.item() if isinstance(value, np.generic) else value
+    def __init__(self, value=0.0):
+        value = np.asarray(value) if isinstance(value, (list, tuple, np.ndarray)) else value
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind not in "biuf":
+                raise ValueError(f"Constant expected a number or an array of numbers, got "
+                                 f"value={value!r}.")
+            value = value.tolist()  # a list in the config, as JSON holds it
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"Constant expected a number, got value={value!r}.")
+        self.value = value
 
     def __call__(self, shape, dtype=None):
-        return np.full(shape, self.value, dtype=_dtype(dtype))
+        dtype = _dtype(dtype)
+        try:  # as Keras: cast(value) * ones(shape)
+            return np.asarray(self.value, dtype) * np.ones(shape, dtype)
+        except ValueError:
+            raise ValueError(f"Constant's value of shape {np.shape(self.value)} cannot fill a "
+                             f"weight of shape {tuple(shape)}.") from None
 
     def get_config(self) -> dict:
         return {"value": self.value}
@@ -406,7 +421,11 @@ def _known() -> str:
 def get(identifier):
     """An initializer from a Keras name ("he_normal" or "HeNormal"), a config dict
     ({"class_name": "HeNormal", "config": {"seed": 1}}), a class, an instance, or any function
-    `(shape, dtype) -> array` (returned as it is)."""
+    `(shape, dtype) -> array` (returned as it is). None stays None, as in Keras: the layer's
+    `add_weight` then uses glorot_uniform for a float weight (Keras 3 does so even for a bias
+    given `bias_initializer=None`)."""
+    if identifier is None:
+        return None
     if isinstance(identifier, str):
         cls = _class_named(identifier)
         if cls is None:
@@ -433,7 +452,9 @@ def serialize(initializer) -> "str | dict":
     """What a layer's config stores: the Keras name ("glorot_uniform") when the initializer has
     its default arguments, else {"class_name": ..., "config": ...} as Keras writes it. Constant
     is always written out: Keras 3.15 cannot rebuild it from the name "constant" (its
-    from_config requires the value)."""
+    from_config requires the value). None stays None."""
+    if initializer is None:
+        return None
     if not isinstance(initializer, Initializer):
         raise ValueError(
             f"Cannot save the custom initializer {initializer!r}: a layer's config can hold "
@@ -447,10 +468,10 @@ def serialize(initializer) -> "str | dict":
     return {"class_name": cls.__name__, "config": config}
 
 
-def name_of(initializer) -> str:
+def name_of(initializer) -> "str | None":
     """The Keras name of a default-argument initializer (see `serialize` for any other)."""
     spec = serialize(initializer)
-    if not isinstance(spec, str):
+    if spec is not None and not isinstance(spec, str):
         raise ValueError(f"{initializer!r} has arguments: save it with "
                          "initializers.serialize(), which gives its config.")
     return spec

@@ -396,9 +396,10 @@ def _read_optimizer(f, model, path) -> None:
     the iterations and the learning rate)."""
     opt, variables = model.optimizer, model.trainable_weights
     layout = optimizer_layout(opt)
-    order = [(slot, i) for group in layout for i in range(len(variables)) for slot in group]
+    order = ([(slot, i) for group in layout for i in range(len(variables)) for slot in group]
+             if opt.built else [])  # an optimizer not built has no slots yet
     states = list(opt.state_names) if opt.built else []  # Nadam's u_product, after the slots
-    expected = 2 + (len(order) + len(states) if opt.built else 0)
+    expected = 2 + len(order) + len(states)
     group = _child(_child(f, "optimizer", _h5py().Group, path, "optimizer"), "vars",
                    _h5py().Group, path, "optimizer/vars")
     found = len(group) if group is not None else 0

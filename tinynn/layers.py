@@ -167,7 +167,8 @@ class Layer:
             shape: the weight's shape, e.g. `(n_in, units)`.
             initializer: a name ("glorot_uniform", "zeros", ...), an initializer object
                 (`initializers.HeNormal(seed=1)`) or a function `(shape, dtype) -> array`.
-                Defaults to "glorot_uniform".
+                Defaults to "glorot_uniform"; None means "glorot_uniform" for a float weight and
+                "zeros" for any other, as in Keras 3.
             dtype: Defaults to `tinynn.config.floatx()`.
             trainable: False for state the optimizer must not touch (e.g. moving statistics);
                 it is still saved and loaded. Defaults to True.
@@ -193,6 +194,8 @@ class Layer:
         check = _WEIGHT_CHECK.get()
         if check is not None:
             check(self, name, shape, dtype)
+        if initializer is None:  # Keras 3's default
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
         value = np.asarray(initializers.get(initializer)(shape, dtype))
         if value.shape != shape:
             raise ValueError(f"Layer '{self.name}': initializer {initializer!r} returned shape "
