@@ -11,6 +11,7 @@ float32 to rtol 1e-5 / atol 2e-6 (200 steps of float32 rounding in a different o
 
 import numpy as np
 import pytest
+from twins import keras_apply_all
 
 import tinynn
 
@@ -116,8 +117,9 @@ def test_optimizer_matches_keras(keras, floatx, name, steps, report):
     t_params = [w.copy() for w in initial]
     k_opt = getattr(keras.optimizers, cls)(**kwargs)
     t_opt = getattr(tinynn.optimizers, cls)(**kwargs)
-    for grads in gradient_sequence(steps, shapes, floatx):
-        k_opt.apply([g.copy() for g in grads], k_vars)
+    sequence = list(gradient_sequence(steps, shapes, floatx))
+    keras_apply_all(keras, k_opt, k_vars, sequence)
+    for grads in sequence:
         t_opt.apply([g.copy() for g in grads], t_params)
     k_final = [v.numpy() for v in k_vars]
     diff = max(np.abs(a - b).max() for a, b in zip(k_final, t_params, strict=True))
