@@ -115,26 +115,48 @@ class Loss:
             divisor = values.size
         return float(total / divisor) if divisor else 0.0  # divide_no_nan, as Keras
 
+    def sample_weight_factors(self, values: np.ndarray, sample_weight) -> tuple:
+        """(c, g), both shaped like `values`: how sample weights w enter this loss and its
+        gradient. The weighted loss is the *unweighted* reduction of c * values, and its
+        gradient is `gradient` (that of the mean) with sample i's row scaled by g_i:
+
+            "sum_over_batch_size", "mean":  c = w,             g = w      (loss sum(w l) / n)
+            "mean_with_sample_weight":      c = n w / sum(w),  g = c      (sum(w l) / sum(w))
+            "sum", "none"/None:             c = w,             g = n w    (sum(w l))
+
+        with n the number of values (the batch's samples: Keras divides by them, not by the
+        weights, unless the reduction says so) and 0 for c where sum(w) = 0 (divide_no_nan).
+        (Weights that broadcast each value to several, shape (n, k), make Keras divide by n k:
+        c = k w then.) `fit` keeps c * values as a batch's per-sample losses, so that their
+        running mean is Keras's logged loss.
+        """
+        weighted, W = self._per_value_weights(values, sample_weight)
+        n = values.size
+        if self.reduction in ("sum", "none", None):
+            return W, W * n
+        if self.reduction == "mean_with_sample_weight":
+            divisor = np.sum(np.asarray(sample_weight, values.dtype))
+        else:
+            divisor = weighted.size
+        if divisor != n:
+            W = W * (n / divisor) if divisor else W * 0
+        return W, W
+
     def weighted_gradient(self, y_true, y_pred, sample_weight=None) -> np.ndarray:
         """d loss(y_true, y_pred, sample_weight) / d y_pred, for any reduction (for "none",
         of the sum of the values). Each value l_i depends on its own row of y_pred only, so
-        this is `gradient` (the mean's, dl_i / n) with row i scaled by n w_i / divisor."""
+        this is `gradient` (the mean's, dl_i / n) with row i scaled by g_i of
+        `sample_weight_factors` (n for "sum" without weights)."""
         G = self.gradient(y_true, y_pred)
         mean = self.reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight")
         if sample_weight is None and mean:
             return G
         values = self.call(y_true, y_pred)
-        weighted, W = values, np.ones_like(values)
-        if sample_weight is not None:
-            weighted, W = self._per_value_weights(values, sample_weight)
-        if not mean:
-            divisor = 1.0
-        elif self.reduction == "mean_with_sample_weight" and sample_weight is not None:
-            divisor = np.sum(np.asarray(sample_weight, values.dtype))
+        if sample_weight is None:
+            g = np.full(values.shape, values.size, G.dtype)
         else:
-            divisor = weighted.size
-        W = W * (values.size / divisor) if divisor else W * 0
-        return (G * W.reshape(W.shape + (1,) * (G.ndim - W.ndim))).astype(G.dtype, copy=False)
+            g = self.sample_weight_factors(values, sample_weight)[1]
+        return (G * g.reshape(g.shape + (1,) * (G.ndim - g.ndim))).astype(G.dtype, copy=False)
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}
