@@ -64,11 +64,15 @@ class Metric:
     def reset_state(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define reset_state().")
 
-    def _update_from_model(self, y_true, y_pred, logits) -> None:
+    def _update_from_model(self, y_true, y_pred, logits, sample_weight=None) -> None:
         """How `fit` updates a metric. `logits` is the input of the model's final sigmoid or
         softmax (else None): Keras's TensorFlow backend hands it to cross-entropy metrics,
-        which override this; every other metric sees y_pred."""
-        self.update_state(y_true, y_pred)
+        which override this; every other metric sees y_pred. `sample_weight` is given to
+        `compile(weighted_metrics=...)`'s metrics only."""
+        if sample_weight is None:
+            self.update_state(y_true, y_pred)
+        else:
+            self.update_state(y_true, y_pred, sample_weight=sample_weight)
 
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)

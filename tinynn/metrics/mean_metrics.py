@@ -267,11 +267,11 @@ class _CrossentropyMetric(MeanMetricWrapper):
         for key, value in kwargs.items():
             setattr(self, key, value)
 
-    def _update_from_model(self, y_true, y_pred, logits) -> None:
+    def _update_from_model(self, y_true, y_pred, logits, sample_weight=None) -> None:
         if logits is None:
-            self.update_state(y_true, y_pred)
+            super()._update_from_model(y_true, y_pred, None, sample_weight)
         else:
-            Mean.update_state(self, self._from_logits_loss.call(y_true, logits))
+            Mean.update_state(self, self._from_logits_loss.call(y_true, logits), sample_weight)
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype, **self._kwargs}
