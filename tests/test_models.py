@@ -363,9 +363,9 @@ def test_fit_reshuffles_the_data_every_epoch_even_when_seeded():
     model.compile(loss="sparse_categorical_crossentropy")
     orders, step = [], model._train_step
 
-    def recording_step(X, y_batch):
+    def recording_step(X, y_batch, sample_weight=None):
         orders[-1].extend(X[:, 0].astype(int).tolist())
-        return step(X, y_batch)
+        return step(X, y_batch, sample_weight)
 
     class NewEpoch(tinynn.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

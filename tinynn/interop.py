@@ -163,6 +163,7 @@ def _compile_like(keras, keras_model, model) -> None:
         optimizer=getattr(keras.optimizers, type(opt).__name__).from_config(opt.get_config()),
         loss=getattr(keras.losses, type(loss).__name__).from_config(loss.get_config()),
         metrics=[metric(m) for m in model._metric_specs],
+        weighted_metrics=[metric(m) for m in model._weighted_metric_specs] or None,
     )
 
 

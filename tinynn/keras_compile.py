@@ -86,7 +86,8 @@ def compile_to_keras(model, dtype: str) -> dict:
     return {"optimizer": _optimizer_to_keras(model.optimizer, dtype),
             "loss": _loss_to_keras(model.loss), "loss_weights": None,
             "metrics": [_metric_to_keras(m) for m in model._metric_specs] or None,
-            "weighted_metrics": None, "run_eagerly": False,
+            "weighted_metrics": [_metric_to_keras(m) for m in model._weighted_metric_specs]
+            or None, "run_eagerly": False,
             "steps_per_execution": 1, "jit_compile": False}
 
 
@@ -148,17 +149,19 @@ def compile_from_keras(model, compile_config, custom_objects=None) -> None:
     """`model.compile(...)` as Keras's "compile_config" says."""
     if not isinstance(compile_config, dict):
         raise ValueError(f"its compile_config is not an object: {str(compile_config)[:100]}.")
-    for key in ("loss_weights", "weighted_metrics"):
-        if compile_config.get(key) is not None:
-            raise ValueError(f"it is compiled with {key}, which tinynn does not have.")
-    specs = compile_config.get("metrics") or []
-    if not isinstance(specs, list):
-        raise ValueError(f"its metrics {str(specs)[:100]} are not a list (of names, metric "
-                         "objects or functions).")
-    compiled_metrics = [_metric_from_keras(m, custom_objects, i) for i, m in enumerate(specs)]
+    if compile_config.get("loss_weights") is not None:
+        raise ValueError("it is compiled with loss_weights, which tinynn does not have.")
+    compiled_metrics, weighted = ([], [])
+    for key, compiled in (("metrics", compiled_metrics), ("weighted_metrics", weighted)):
+        specs = compile_config.get(key) or []
+        if not isinstance(specs, list):
+            raise ValueError(f"its {key} {str(specs)[:100]} are not a list (of names, metric "
+                             "objects or functions).")
+        compiled += [_metric_from_keras(m, custom_objects, i) for i, m in enumerate(specs)]
     optimizer = _optimizer_from_keras(compile_config.get("optimizer"), custom_objects)
     loss = _loss_from_keras(compile_config.get("loss"), custom_objects)
     try:
-        model.compile(optimizer=optimizer, loss=loss, metrics=compiled_metrics)
+        model.compile(optimizer=optimizer, loss=loss, metrics=compiled_metrics,
+                      weighted_metrics=weighted)
     except (TypeError, ValueError) as e:
         raise ValueError(f"invalid compile settings: {e}") from e

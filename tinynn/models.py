@@ -10,9 +10,10 @@ import warnings
 
 import numpy as np
 
-from tinynn import activations, backend, interop, losses, optimizers, safety, saving, utils
+from tinynn import activations, backend, data_adapter, interop, losses, optimizers, safety, saving
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.compile_utils import CompileMetrics
+from tinynn.data_adapter import EpochIterator
 from tinynn.layers import InputLayer, Layer, _unique_name
 from tinynn.saving import load_model
 from tinynn.summary import summary_table
@@ -20,7 +21,6 @@ from tinynn.validation import as_features as _as_features
 from tinynn.validation import as_targets as _as_targets
 from tinynn.validation import non_negative_int as _non_negative_int
 from tinynn.validation import positive_int as _positive_int
-from tinynn.validation import split_validation
 
 __all__ = ["Sequential", "load_model", "save_model"]
 
@@ -228,7 +228,8 @@ class Sequential(Layer):
 
     # ----- compile -----------------------------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics: "list | None" = None) -> None:
+    def compile(self, optimizer="rmsprop", loss=None, metrics: "list | None" = None,
+                weighted_metrics: "list | None" = None) -> None:
         """Choose the optimizer, the loss and the metrics.
 
         Args:
@@ -237,7 +238,11 @@ class Sequential(Layer):
             loss: a name ("sparse_categorical_crossentropy", "categorical_crossentropy",
                 "binary_crossentropy", "mse", "mae", "huber", ...) or a loss object.
             metrics: list of metric names ("accuracy", "mae", "auc", ...), metric objects or
-                functions, logged under the names Keras logs them under. Defaults to none.
+                functions, logged under the names Keras logs them under; never weighted by
+                `sample_weight` or `class_weight`. Defaults to none.
+            weighted_metrics: the same, weighted by `fit`'s and `evaluate`'s sample weights
+                (or class weights); a name already taken is logged as "weighted_<name>", as
+                in Keras. Defaults to none.
         """
         if loss is None:
             raise ValueError(
@@ -245,7 +250,8 @@ class Sequential(Layer):
             )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        self._compiled = CompileMetrics(self.loss, metrics)  # the logs of fit and evaluate
+        # the logs of fit and evaluate
+        self._compiled = CompileMetrics(self.loss, metrics, weighted_metrics)
         self.metrics_names = self._compiled.names
         # Keras's TensorFlow backend computes a cross-entropy from the logits of a final
         # sigmoid or softmax: this twin of the loss takes them (see _logits_layer). Only for
@@ -363,18 +369,23 @@ class Sequential(Layer):
             P = P / values.dtype.type(max(values.size, 1))
         return values + P
 
-    def _loss_values(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-sample losses of the last forward pass (output Y, targets y), penalties
-        included."""
+    def _loss_values(self, Y: np.ndarray, y: np.ndarray, sample_weight=None) -> np.ndarray:
+        """Per-sample losses of the last forward pass (output Y, targets y), weighted as
+        `Loss.sample_weight_factors` says, penalties included."""
         source = self._loss_logits_layer(Y)
         if source is not None:
-            return self._with_penalties(self._logits_loss.call(y, source._Z.reshape(Y.shape)))
-        return self._with_penalties(self.loss.call(y, Y))
+            values = self._logits_loss.call(y, source._Z.reshape(Y.shape))
+        else:
+            values = self.loss.call(y, Y)
+        if sample_weight is not None:
+            values = values * self.loss.sample_weight_factors(values, sample_weight)[0]
+        return self._with_penalties(values)
 
-    def _backward(self, Y: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Backpropagate the loss of the last forward pass, plus the penalties, through every
-        layer, filling each layer's `grads`. Returns the per-sample losses (penalties included),
-        computed on the way."""
+    def _backward(self, Y: np.ndarray, y: np.ndarray, sample_weight=None) -> np.ndarray:
+        """Backpropagate the loss of the last forward pass (weighted by `sample_weight`, the
+        batch's weights, if given), plus the penalties, through every layer, filling each
+        layer's `grads`. Returns the per-sample losses (weighted, penalties included), computed
+        on the way."""
         source = self._loss_logits_layer(Y)
         if source is not None:  # start from d loss / d logits, below the sigmoid or softmax
             i = self.layers.index(source)
@@ -383,8 +394,13 @@ class Sequential(Layer):
                     and loss.reduction in ("sum_over_batch_size", "mean"):
                 # fused: loss and dZ = (softmax(Z) - onehot(y)) / N together
                 values, dZ = backend.ops().softmax_cross_entropy_with_gradient(Z, y)
+                if sample_weight is not None:  # d(sum(w l) / N) / dZ: row i times w_i
+                    c, g = loss.sample_weight_factors(values, sample_weight)
+                    values, dZ = values * c, dZ * g[:, None]
             else:
-                values, dZ = loss.call(y, Z), loss.weighted_gradient(y, Z)
+                values, dZ = loss.call(y, Z), loss.weighted_gradient(y, Z, sample_weight)
+                if sample_weight is not None:
+                    values = values * loss.sample_weight_factors(values, sample_weight)[0]
             # the activity penalties of the output Y (the source's, and those of the weightless
             # layers above it, which passed Y on unchanged) reach Z through the activation
             gs = [g for layer in self.layers[i:] if (g := layer._activity_gradient()) is not None]
@@ -396,7 +412,10 @@ class Sequential(Layer):
         else:
             *below, last = self.layers
             values = self.loss.call(y, Y)
-            dX = last.backward(last._with_activity_gradient(self.loss.weighted_gradient(y, Y)))
+            dY = self.loss.weighted_gradient(y, Y, sample_weight)
+            if sample_weight is not None:
+                values = values * self.loss.sample_weight_factors(values, sample_weight)[0]
+            dX = last.backward(last._with_activity_gradient(dY))
         for layer in reversed(below):
             if dX is None:  # the layers below only lead to the data
                 break
@@ -404,14 +423,15 @@ class Sequential(Layer):
         self._add_penalty_gradients()  # dR/dW of each regularized weight
         return self._with_penalties(values)
 
-    def _train_step(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _train_step(self, X: np.ndarray, y: np.ndarray,
+                    sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
         """Forward, loss, backward, optimizer step. Returns (per-sample losses, predictions)."""
         Y = self._forward(X, training=True)
-        values = self._backward(Y, y)
+        values = self._backward(Y, y, sample_weight)
         safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
         # a NaN/inf gradient too; an update that overflows is undone (see tinynn.safety)
         safety.apply_update(self.optimizer, self.gradients, self.trainable_weights)
-        self._update_metrics(y, Y, values)  # with Y from before the update, as in Keras
+        self._update_metrics(y, Y, values, sample_weight)  # Y from before the update, as Keras
         return values, Y
 
     # ----- the loops ---------------------------------------------------------------------------
@@ -448,19 +468,29 @@ class Sequential(Layer):
         """compile's metrics as given (names, objects, functions): what saving keeps."""
         return self._compiled.specs if self._compiled is not None else []
 
-    def _update_metrics(self, y: np.ndarray, Y: np.ndarray, values: np.ndarray) -> None:
-        """Add a batch to the logs: the loss's running mean and every metric; cross-entropy
-        metrics get the logits of a final sigmoid or softmax, as in Keras. Called by the
-        steps, on the model that ran the forward pass (an inference twin shares `_compiled`),
-        so that the logits are read from the layers that made Y."""
-        self._compiled.build(y.shape, Y.shape)  # a step run outside fit or evaluate
-        source = self._logits_layer(Y) if self._compiled.metrics else None
-        self._compiled.update(y, Y, values, None if source is None else source._Z.reshape(Y.shape))
+    @property
+    def _weighted_metric_specs(self) -> list:
+        """compile's weighted_metrics as given."""
+        return self._compiled.weighted_specs if self._compiled is not None else []
 
-    def _run_batches(self, x, y, batch_size: int, order: np.ndarray, step, cbs: CallbackList,
-                     mode: str, before_batch=None, after_batch=None) -> dict:
-        """Apply `step` to each batch between the callbacks' `on_{mode}_batch_begin/end`; return
-        the logs {name: value} over all the samples seen.
+    def _update_metrics(self, y: np.ndarray, Y: np.ndarray, values: np.ndarray,
+                        sample_weight=None) -> None:
+        """Add a batch to the logs: the loss's running mean and every metric (the weighted
+        ones with `sample_weight`); cross-entropy metrics get the logits of a final sigmoid or
+        softmax, as in Keras. Called by the steps, on the model that ran the forward pass (an
+        inference twin shares `_compiled`), so that the logits are read from the layers that
+        made Y."""
+        self._compiled.build(y.shape, Y.shape)  # a step run outside fit or evaluate
+        source = self._logits_layer(Y) if self._compiled.all_metrics else None
+        self._compiled.update(y, Y, values, None if source is None else source._Z.reshape(Y.shape),
+                              sample_weight)
+
+    def _run_batches(self, data: tuple, batches, step, cbs: CallbackList, mode: str,
+                     before_batch=None, after_batch=None) -> dict:
+        """Apply `step(x, y, sample_weight)` to each batch of `data` = (x, y, sample weights or
+        None), `batches` giving each batch's sample indices (an `EpochIterator.epoch()`),
+        between the callbacks' `on_{mode}_batch_begin/end`; return the logs {name: value} over
+        all the samples seen.
 
         The metrics are reset first and updated batch by batch by the step (`_update_metrics`),
         so each logged value covers every sample seen so far; the loss is averaged per sample,
@@ -470,17 +500,17 @@ class Sequential(Layer):
         after them, and returning True stops the loop.
         """
         begin, end = cbs.listeners(f"on_{mode}_batch_begin"), cbs.listeners(f"on_{mode}_batch_end")
+        x, y, w = data
         self._compiled.reset()
         seen = 0
-        for i, start in enumerate(range(0, len(order), batch_size)):
+        for i, idx in enumerate(batches):
             if before_batch is not None:
                 before_batch(i)
             if begin:
                 logs = {}
                 for hook in begin:
                     hook(i, logs=logs)
-            idx = order[start:start + batch_size]
-            step(x[idx], y[idx])  # which updates the metrics
+            step(x[idx], y[idx], None if w is None else w[idx])  # which updates the metrics
             seen += len(idx)
             if end:
                 logs = self._compiled.results()
@@ -490,10 +520,10 @@ class Sequential(Layer):
                 break
         return self._compiled.results() if seen else {}
 
-    def _test_loop(self, x, y, batch_size: int, cbs: CallbackList) -> dict:
-        """Keras's evaluation pass, shared by `evaluate` and fit's validation: `on_test_begin`,
-        the test batches (a callback may set `model.stop_evaluating`), `on_test_end` with the
-        final logs, which are returned.
+    def _test_loop(self, data: tuple, iterator: EpochIterator, cbs: CallbackList) -> dict:
+        """Keras's evaluation pass over `data` = (x, y, sample weights or None), shared by
+        `evaluate` and fit's validation: `on_test_begin`, the test batches (a callback may set
+        `model.stop_evaluating`), `on_test_end` with the final logs, which are returned.
 
         It runs on an inference twin with its own metric objects (`CompileMetrics.fresh`), so
         an evaluation in another thread never mixes into a training epoch's running logs."""
@@ -501,35 +531,53 @@ class Sequential(Layer):
         cbs.call("on_test_begin")
         twin = self._inference_twin()
         twin._compiled = self._compiled.fresh()
-        logs = twin._run_batches(x, y, batch_size, np.arange(x.shape[0]), twin._test_step, cbs,
-                                 "test", after_batch=lambda i: self.stop_evaluating)
+        logs = twin._run_batches(data, iterator.epoch(), twin._test_step, cbs, "test",
+                                 after_batch=lambda i: self.stop_evaluating)
         cbs.call("on_test_end", logs=logs)
         return logs
 
-    def _test_step(self, X, y):
+    def _test_step(self, X, y, sample_weight=None):
         Y = self._forward(X, training=False)
-        values = self._loss_values(Y, y)
-        self._update_metrics(y, Y, values)
+        values = self._loss_values(Y, y, sample_weight)
+        self._update_metrics(y, Y, values, sample_weight)
         return values, Y
 
     def fit(self, x=None, y=None, batch_size: "int | None" = None, epochs: int = 1,
             verbose="auto", callbacks=None, validation_split: float = 0.0,
-            validation_data=None, shuffle: bool = True, initial_epoch: int = 0) -> History:
-        """Train for `epochs` passes over (x, y) in mini-batches.
+            validation_data=None, shuffle: bool = True, class_weight: "dict | None" = None,
+            sample_weight=None, initial_epoch: int = 0, steps_per_epoch: "int | None" = None,
+            validation_steps: "int | None" = None, validation_batch_size: "int | None" = None,
+            validation_freq: "int | list[int]" = 1) -> History:
+        """Train for `epochs` passes over (x, y) in mini-batches. The arguments are Keras's, in
+        its order; how the data is walked through is `tinynn.data_adapter`'s.
 
         Args:
             x: inputs, shape (samples, ...).
             y: targets: integer labels (samples,) for sparse_categorical_crossentropy, else
                 values shaped like the model's output ((samples,) for one output unit).
-            batch_size: samples per gradient step. Defaults to 32.
+            batch_size: samples per gradient step. Defaults to 32, or to
+                ceil(samples / steps_per_epoch) when that is given.
             epochs: index of the last epoch. Defaults to 1.
             verbose: 0 silent, 1 progress bar, 2 one line per epoch. Defaults to "auto" (1).
             callbacks: list of Callback objects. Defaults to none.
-            validation_split: fraction of the data, taken from the end before any shuffling,
-                used only for validation. Defaults to 0.
-            validation_data: (x_val, y_val), used instead of validation_split.
-            shuffle: shuffle the training samples each epoch. Defaults to True.
+            validation_split: fraction of the data (and of sample_weight), taken from the end
+                before any shuffling, used only for validation. Defaults to 0.
+            validation_data: (x_val, y_val) or (x_val, y_val, val_sample_weight), used
+                instead of validation_split.
+            shuffle: shuffle the training samples each pass. Defaults to True.
+            class_weight: {class: weight}; each training sample's loss is weighted by its
+                class's weight (1 for classes not listed; not with sample_weight, as in Keras).
+            sample_weight: one weight per sample, shape (samples,): the batch loss is
+                sum(w * loss) / batch size. `compile`'s weighted_metrics see these weights.
             initial_epoch: epoch to start at (to resume). Defaults to 0.
+            steps_per_epoch: batches per epoch; the next epoch continues the pass over the
+                data, and an epoch that runs out of data ends early with Keras's warning.
+                Defaults to one pass.
+            validation_steps: batches per validation, from the start of the validation data
+                each time. Defaults to all of it.
+            validation_batch_size: Defaults to batch_size.
+            validation_freq: validate every that many epochs, or at the epochs (from 1) in a
+                list. Defaults to 1.
 
         Returns:
             The `History` callback; `history.history` maps log names to per-epoch lists.
@@ -545,15 +593,25 @@ class Sequential(Layer):
         re-raised, `model.history` holding the completed epochs.
         """
         x, y = self._prepare(x, y, "fit")
-        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        batch_size = data_adapter.optional_positive_int(batch_size, "batch_size")
         epochs = _non_negative_int(epochs, "epochs")
         initial_epoch = _non_negative_int(initial_epoch, "initial_epoch")
+        steps_per_epoch = data_adapter.optional_positive_int(steps_per_epoch, "steps_per_epoch")
+        validation_steps = data_adapter.optional_positive_int(validation_steps,
+                                                              "validation_steps")
+        validation_batch_size = data_adapter.optional_positive_int(validation_batch_size,
+                                                                   "validation_batch_size")
+        validation_freq = data_adapter.check_validation_freq(validation_freq)
+        class_weight = data_adapter.check_class_weight(class_weight)
         _check_callbacks(callbacks)
         verbose = 1 if verbose == "auto" else verbose
-        x, y, x_val, y_val = split_validation(x, y, validation_data, validation_split,
-                                              self._as_targets)
+        train, val = data_adapter.validation_arrays(
+            x, y, data_adapter.as_sample_weight(sample_weight, x.shape[0]), validation_data,
+            validation_split, self._as_targets)
+        train = (*train[:2], data_adapter.training_weights(train[1], train[2], class_weight))
 
-        steps = -(-x.shape[0] // batch_size)
+        iterator = EpochIterator(train[0].shape[0], batch_size, steps_per_epoch, shuffle)
+        steps = iterator.steps_per_epoch
         self.history = History()
         extra = [ProgbarLogger(verbose)] if verbose else []
         cbs = CallbackList([*(callbacks or []), self.history, *extra], self,
@@ -576,13 +634,15 @@ class Sequential(Layer):
 
                 for epoch in range(initial_epoch, epochs):
                     cbs.call("on_epoch_begin", epoch)
-                    order = (utils.rng().permutation(x.shape[0]) if shuffle
-                             else np.arange(x.shape[0]))
-                    logs = self._run_batches(x, y, batch_size, order, self._train_step, cbs,
+                    logs = self._run_batches(train, iterator.epoch(), self._train_step, cbs,
                                              "train", before_batch, after_batch)
-                    if x_val is not None:  # on_test_* hooks fire here, before on_epoch_end
-                        val = self._test_loop(x_val, y_val, batch_size, cbs)
-                        logs.update({f"val_{k}": v for k, v in val.items()})
+                    if val is not None and data_adapter.should_validate(epoch, validation_freq):
+                        # on_test_* hooks fire here, before on_epoch_end
+                        val_iterator = EpochIterator(val[0].shape[0],
+                                                     validation_batch_size or batch_size,
+                                                     validation_steps)
+                        logs.update({f"val_{k}": v
+                                     for k, v in self._test_loop(val, val_iterator, cbs).items()})
                     cbs.call("on_epoch_end", epoch, logs=logs)
                     guard.check()
                     if self.stop_training:
@@ -596,7 +656,7 @@ class Sequential(Layer):
                 RuntimeWarning, stacklevel=2)
         except KeyboardInterrupt:
             cbs.call("on_train_end", logs=logs)
-            print(f"\nTraining interrupted at epoch {epoch + 1}/{epochs}, batch "
+            print(f"\\nTraining interrupted at epoch {epoch + 1}/{epochs}, batch "
                   f"{where['batch'] + 1}/{steps}. The model holds the weights after the last "
                   f"whole step; model.history has the {len(self.history.epoch)} completed "
                   "epoch(s).", file=sys.stderr)
@@ -607,10 +667,14 @@ class Sequential(Layer):
         return self.history
 
     def evaluate(self, x=None, y=None, batch_size: "int | None" = None, verbose="auto",
-                 return_dict: bool = False, callbacks=None):
+                 sample_weight=None, steps: "int | None" = None, callbacks=None,
+                 return_dict: bool = False):
         """Loss and metrics on (x, y), without dropout.
 
         Args:
+            batch_size: Defaults to 32, or to ceil(samples / steps) when steps is given.
+            sample_weight: one weight per sample, as in `fit`. Defaults to none.
+            steps: evaluate this many batches from the start. Defaults to all of them.
             callbacks: list of Callback objects; their `on_test_*` hooks are called, as in
                 Keras. Defaults to none.
 
@@ -620,9 +684,12 @@ class Sequential(Layer):
             name); a dict when return_dict.
         """
         x, y = self._prepare(x, y, "evaluate")
-        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
-        cbs = self._callback_list(callbacks, verbose, -(-x.shape[0] // batch_size))
-        logs = self._test_loop(x, y, batch_size, cbs)
+        iterator = EpochIterator(x.shape[0],
+                                 data_adapter.optional_positive_int(batch_size, "batch_size"),
+                                 data_adapter.optional_positive_int(steps, "steps"))
+        data = (x, y, data_adapter.as_sample_weight(sample_weight, x.shape[0]))
+        cbs = self._callback_list(callbacks, verbose, iterator.steps_per_epoch)
+        logs = self._test_loop(data, iterator, cbs)
         if return_dict:
             return logs
         values = self._compiled.in_order(logs)

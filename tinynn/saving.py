@@ -119,7 +119,9 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
     if model.loss is not None:
         header["compile"] = {"optimizer": _serialize_optimizer(opt),
                              "loss": serialize_keras_object(model.loss),
-                             "metrics": [_serialize_metric(m) for m in model._metric_specs]}
+                             "metrics": [_serialize_metric(m) for m in model._metric_specs],
+                             "weighted_metrics": [_serialize_metric(m)
+                                                  for m in model._weighted_metric_specs]}
         if include_optimizer:
             slots = {slot: [add("optimizer", "optimizer", a, slot=slot) for a in state]
                      for slot, state in opt.slots().items()}
@@ -196,7 +198,10 @@ def _compile(reader, model, cfg: dict, custom_objects) -> None:
         loss = deserialize_keras_object(cfg["loss"], losses.Loss, custom_objects, "the loss")
         model.compile(optimizer=optimizer, loss=loss,
                       metrics=[_deserialize_metric(m, custom_objects, i)
-                               for i, m in enumerate(cfg["metrics"])])
+                               for i, m in enumerate(cfg["metrics"])],
+                      weighted_metrics=[_deserialize_metric(m, custom_objects, i)  # not in
+                                        for i, m in enumerate(cfg.get("weighted_metrics")
+                                                              or [])])  # older files
     except io.ModelFileError:
         raise
     except ValueError as e:
