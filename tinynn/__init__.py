@@ -11,6 +11,7 @@ from tinynn import (
     callbacks,
     callbacks_extra,
     config,
+    data_adapter,
     datasets,
     diagnostics,
     graph,
