@@ -26,6 +26,7 @@ from tinynn import (
     preprocessing,
     regularizers,
     reports,
+    reshaping,
     saving,
     tuning,
     utils,
@@ -37,7 +38,7 @@ from tinynn.models import Sequential
 
 # Layers defined in their own modules (which import tinynn.layers for `Layer`) are exported
 # where Keras users look for them: tinynn.layers.LeakyReLU is keras.layers.LeakyReLU.
-for _module in (activation_layers, noise_layers, normalization, preprocessing):
+for _module in (activation_layers, noise_layers, normalization, preprocessing, reshaping):
     for _name in _module.__all__:
         setattr(layers, _name, getattr(_module, _name))
 for _name in callbacks_extra.__all__:  # tinynn.callbacks.CSVLogger is keras.callbacks.CSVLogger

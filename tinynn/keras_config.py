@@ -42,7 +42,7 @@ _ANY_VALUE = {"ema_momentum", "ema_overwrite_frequency",  # read by Keras only w
               "renorm_momentum"}  # and only when renorm=True
 _INPUT_EXTRAS = {"sparse": False, "ragged": False, "optional": False}
 # Keras's stateless layers are built in their constructor, so Keras writes no "build_config"
-_BUILT_AT_INIT = {"Activation", "Dropout", "ReLU", "Softmax"}
+_BUILT_AT_INIT = {"Activation", "Dropout", "ReLU", "Reshape", "Softmax"}
 _VARIANCE_SCALING = {"seed": None, "input_axes": None, "output_axes": None}
 _INITIALIZER_CONFIGS = {"GlorotUniform": _VARIANCE_SCALING, "HeUniform": _VARIANCE_SCALING,
                         "Zeros": {}, "Ones": {}}

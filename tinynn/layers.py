@@ -15,23 +15,14 @@ asked for it, in its numba twin `tinynn.kernels`; `backend.ops()` is the one in 
 import contextlib
 import contextvars
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
-from tinynn import activations, backend, config, initializers, regularizers, utils
+from tinynn import activations, backend, config, initializers, naming, regularizers, utils
 from tinynn.variables import Variable
 
-_NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
-
-
-def _unique_name(prefix: str) -> str:
-    """Keras-style automatic names: dense, dense_1, dense_2, ..."""
-    n = _NAME_COUNTS[prefix]
-    _NAME_COUNTS[prefix] += 1
-    return prefix if n == 0 else f"{prefix}_{n}"
-
+_unique_name = naming.unique_name  # Keras-style automatic names: dense, dense_1, ...
 
 _WEIGHT_CHECK: contextvars.ContextVar = contextvars.ContextVar("tinynn_weight_check",
                                                               default=None)

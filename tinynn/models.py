@@ -187,6 +187,83 @@ class Sequential(Layer):
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
 
+    def get_layer(self, name: "str | None" = None, index: "int | None" = None) -> Layer:
+        """The layer called `name`, or the one at `index` (Input not counted), as in Keras."""
+        if index is not None and name is not None:
+            raise ValueError("Provide only a layer name or a layer index at `get_layer`, "
+                             f"got name={name!r} and index={index!r}.")
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only "
+                                 f"has {len(self.layers)} layers.")
+            return self.layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in self.layers]}.")
+
+    def pop(self) -> Layer:
+        """Remove the last layer and return it; the model's output becomes the layer's input.
+        Compile again before training: the optimizer was built for the old weights."""
+        if not self.layers:
+            raise IndexError(f"Model '{self.name}' has no layers to pop.")
+        layer = self.layers.pop()
+        if self.input_shape is not None:
+            self.build(self.input_shape)
+        return layer
+
+    @property
+    def trainable_variables(self) -> list[np.ndarray]:
+        """Keras's other name for `trainable_weights`."""
+        return self.trainable_weights
+
+    @property
+    def variables(self) -> list[np.ndarray]:
+        """Keras's other name for `weights`."""
+        return self.weights
+
+    # ----- one batch at a time -----------------------------------------------------------------
+
+    def train_on_batch(self, x, y=None, return_dict: bool = False):
+        """One optimizer step on (x, y) taken as a single batch, as Keras 3's `train_on_batch`:
+        returns that batch's loss (computed before the update) and metrics, as `evaluate`
+        returns them (the metrics start afresh at every call). A non-finite loss or gradient
+        is not applied (RuntimeWarning), and its loss is returned."""
+        x, y = self._prepare(x, y, "train_on_batch")
+        self._compiled.reset()
+        try:
+            self._train_step(x, y)
+        except safety.NonFiniteStep as e:
+            warnings.warn(f"train_on_batch: the {e.what} is not finite ({e}); the update was "
+                          "not applied.", RuntimeWarning, stacklevel=2)
+            return e.value if not return_dict else {"loss": e.value}
+        return self._batch_results(return_dict)
+
+    def test_on_batch(self, x, y=None, return_dict: bool = False):
+        """Loss and metrics of (x, y) taken as one batch, without dropout (Keras 3's
+        `test_on_batch`: the metrics start afresh at every call)."""
+        x, y = self._prepare(x, y, "test_on_batch")
+        twin = self._inference_twin()
+        twin._compiled = self._compiled.fresh()
+        twin._test_step(x, y)
+        return twin._batch_results(return_dict)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """The outputs for x in one forward pass, without dropout, as `predict_on_batch`."""
+        x = self._inputs(x)
+        self._ensure_built(x)
+        return self._inference_twin()._forward(x, training=False)
+
+    def _batch_results(self, return_dict: bool):
+        logs = self._compiled.results()
+        if return_dict:
+            return logs
+        values = self._compiled.in_order(logs)
+        return values[0] if len(values) == 1 else values
+
     def get_config(self) -> dict:
         """Keras's Sequential config: the name and each layer's class and config."""
         layers = [saving.serialize_keras_object(layer) for layer in self.layers]
