@@ -122,3 +122,20 @@ def test_rescaling_of_uint8_pixels_matches_keras(keras, floatx32):
     pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)
     np.testing.assert_array_equal(tinynn.layers.Rescaling(1 / 255)(pixels),
                                   keras.layers.Rescaling(1 / 255)(pixels).numpy())
+
+
+def test_json_configs_travel_both_ways_and_clone_as_keras(keras):
+    k_model, t_model = twins(keras)
+    from_tinynn = keras.models.model_from_json(t_model.to_json())
+    from_keras = tinynn.models.model_from_json(k_model.to_json())
+    for a, b in ((from_tinynn, t_model), (from_keras, k_model)):
+        assert [layer.name for layer in a.layers] == [layer.name for layer in b.layers]
+        assert [layer.get_config()["units"] for layer in a.layers] == \
+            [layer.get_config()["units"] for layer in b.layers]
+        assert a.optimizer is not None and a.optimizer.__class__.__name__ == "SGD"
+    k_clone, t_clone = keras.models.clone_model(k_model), tinynn.models.clone_model(t_model)
+    assert [layer.name for layer in t_clone.layers] == [layer.name for layer in t_model.layers]
+    assert [layer.name for layer in k_clone.layers] == [layer.name for layer in k_model.layers]
+    for clone, original in ((k_clone, k_model), (t_clone, t_model)):  # new weights in both
+        assert not np.array_equal(clone.get_weights()[0], original.get_weights()[0])
+        assert clone.optimizer is not None and clone.optimizer is not original.optimizer

@@ -137,3 +137,39 @@ def test_rescaling_casts_pixels_and_scales_the_gradient():
     assert per_channel.get_config()["scale"] == [1.0, 2.0]
     with pytest.raises(ValueError, match="expected a number .* for scale"):
         layers.Rescaling("big")
+
+
+def test_clone_model_has_the_architecture_fresh_weights_and_a_fresh_compile():
+    model = small()
+    x, y = data()
+    model.fit(x, y, epochs=1, verbose=0)
+    clone = tinynn.models.clone_model(model)
+    assert [a.get_config() for a in clone.layers] == [b.get_config() for b in model.layers]
+    assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])
+    assert clone.optimizer is not model.optimizer and clone.optimizer.iterations == 0
+    assert clone.optimizer.get_config() == model.optimizer.get_config()
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert sorted(clone.fit(x, y, epochs=1, verbose=0).history) == ["loss", "mae"]
+    bare = tinynn.Sequential([tinynn.Input((4,)), layers.Dense(2)])
+    assert tinynn.models.clone_model(bare).optimizer is None
+    with pytest.raises(TypeError, match="clone_model expected a tinynn Sequential"):
+        tinynn.models.clone_model(layers.Dense(2))
+
+
+def test_to_json_and_model_from_json_round_trip():
+    model = small()
+    text = model.to_json()
+    again = tinynn.models.model_from_json(text)
+    assert [type(a) for a in again.layers] == [type(b) for b in model.layers]
+    assert [a.get_config() for a in again.layers] == [b.get_config() for b in model.layers]
+    assert again.optimizer.get_config()["learning_rate"] == pytest.approx(0.01)
+    assert again.to_json() == text
+    with pytest.raises(ValueError, match="not JSON"):
+        tinynn.models.model_from_json("{not json")
+    with pytest.raises(ValueError, match="not a model config"):
+        tinynn.models.model_from_json("[1, 2]")
+    with pytest.raises(ValueError, match="more than a model config may hold"):
+        tinynn.models.model_from_json(" " * (17 << 20))
+    with pytest.raises(TypeError, match="expected a JSON string"):
+        tinynn.models.model_from_json({"class_name": "Sequential"})

@@ -10,7 +10,17 @@ import warnings
 
 import numpy as np
 
-from tinynn import activations, backend, interop, losses, optimizers, safety, saving, utils
+from tinynn import (
+    activations,
+    backend,
+    interop,
+    keras_format,
+    losses,
+    optimizers,
+    safety,
+    saving,
+    utils,
+)
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.compile_utils import CompileMetrics
 from tinynn.layers import InputLayer, Layer, _unique_name
@@ -744,6 +754,11 @@ class Sequential(Layer):
         return CallbackList([*(callbacks or []), *extra], self,
                             {"epochs": 1, "steps": steps, "verbose": verbose})
 
+    def to_json(self) -> str:
+        """The architecture and compile arguments (no weights) as Keras's JSON config, which
+        `tinynn.models.model_from_json` and `keras.models.model_from_json` read."""
+        return keras_format.to_json(self)
+
     def to_keras(self):
         """This model as a `keras.Sequential` with the same weights (see `tinynn.interop`)."""
         return interop.to_keras(self)
@@ -774,6 +789,25 @@ def _own_cross_entropy(loss) -> bool:
                and kind.gradient is base.gradient
                for base in (losses.BinaryCrossentropy, losses.CategoricalCrossentropy,
                             losses.SparseCategoricalCrossentropy))
+
+
+def model_from_json(json_string: str, custom_objects: "dict | None" = None) -> Sequential:
+    """A model from `to_json`'s text (tinynn's or Keras's), with freshly initialized
+    weights, compiled when the text holds compile arguments, as `keras.models.model_from_json`."""
+    return keras_format.model_from_json(json_string, custom_objects)
+
+
+def clone_model(model: Sequential) -> Sequential:
+    """A new model with `model`'s layers (same classes, configs and names) and freshly
+    initialized weights, compiled with a fresh copy of its optimizer, loss and metrics when
+    `model` is compiled, as `keras.models.clone_model`. Copy the weights with
+    `clone.set_weights(model.get_weights())`."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"clone_model expected a tinynn Sequential, got {model!r}.")
+    clone = Sequential.from_config(model.get_config())
+    if model.loss is not None:
+        saving.compile_like(clone, model)
+    return clone
 
 
 def from_keras(keras_model) -> Sequential:
