@@ -11,6 +11,7 @@ from tinynn import (
     callbacks,
     callbacks_extra,
     config,
+    constraints,
     datasets,
     diagnostics,
     graph,
@@ -47,8 +48,8 @@ del _module, _name
 
 __version__ = "0.1.0"
 __all__ = [
-    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "diagnostics",
-    "get_backend", "gradcheck", "graph", "initializers", "io", "layers", "losses", "metrics",
-    "models", "normalization", "optimizers", "regularizers", "reports", "saving", "set_backend",
-    "tuning", "utils",
+    "Input", "Sequential", "activations", "callbacks", "config", "constraints", "datasets",
+    "diagnostics", "get_backend", "gradcheck", "graph", "initializers", "io", "layers",
+    "losses", "metrics", "models", "normalization", "optimizers", "regularizers", "reports",
+    "saving", "set_backend", "tuning", "utils",
 ]

@@ -22,7 +22,7 @@ from tinynn import layers as tl
 _NORMALIZATION = ("epsilon", "center", "scale", "beta_regularizer", "gamma_regularizer")
 _ARGUMENTS = {
     "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
-              "kernel_regularizer", "bias_regularizer"),
+              "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint"),
     "Dropout": ("rate",),
     "Flatten": (),
     "Activation": ("activation",),
@@ -38,8 +38,7 @@ _ARGUMENTS = {
     "Normalization": ("axis", "mean", "variance", "invert"),
 }
 # Keras arguments tinynn does not have: refused unless at their "off" value.
-_ABSENT = ("kernel_constraint", "bias_constraint", "beta_constraint", "gamma_constraint",
-           "renorm", "synchronized")
+_ABSENT = ("beta_constraint", "gamma_constraint", "renorm", "synchronized")
 SUPPORTED = ", ".join(_ARGUMENTS)
 
 

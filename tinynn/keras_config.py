@@ -27,8 +27,7 @@ from tinynn.layers import Layer, snake_case
 
 # Keras arguments that tinynn's twin does not have, with the value at which they do nothing.
 _LAYER_EXTRAS = {
-    "Dense": {"kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
-              "bias_constraint": None, "quantization_config": None},
+    "Dense": {"quantization_config": None},
     "Dropout": {"noise_shape": None},
     "Flatten": {"data_format": "channels_last"},
     "ReLU": {"max_value": None, "negative_slope": 0.0, "threshold": 0.0},

@@ -225,6 +225,14 @@ class Sequential(Layer):
             self.build(self.input_shape)
         return layer
 
+    def apply_constraints(self) -> None:
+        """Every layer's weight constraints (see `Layer.apply_constraints`), nested models'
+        too."""
+        if self.trainable:
+            for layer in self.layers:
+                if layer.constraints or isinstance(layer, Sequential):
+                    layer.apply_constraints()
+
     @property
     def trainable_variables(self) -> list[np.ndarray]:
         """Keras's other name for `trainable_weights`."""
@@ -498,6 +506,7 @@ class Sequential(Layer):
         safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
         # a NaN/inf gradient too; an update that overflows is undone (see tinynn.safety)
         safety.apply_update(self.optimizer, self.gradients, self.trainable_weights)
+        self.apply_constraints()  # W = constraint(W) after the step, as Keras's optimizer
         self._update_metrics(y, Y, values)  # with Y from before the update, as in Keras
         return values, Y
 
