@@ -79,3 +79,30 @@ def test_constraint_configs_travel_through_keras_files(keras, tmp_path):
     back = tinynn.models.load_model(tmp_path / "k.keras")
     assert back.layers[0].get_config() == model.layers[0].get_config()
     assert type(model.to_keras().layers[0].kernel_constraint).__name__ == "MinMaxNorm"
+
+
+def test_normalization_layers_constrained_as_keras(keras, floatx64):
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(48, 4)) * 3 + 1, rng.normal(size=(48, 2))
+
+    def build(m):
+        return m.Sequential([
+            m.Input((4,)), m.layers.Dense(6),
+            m.layers.BatchNormalization(gamma_constraint=m.constraints.MaxNorm(2.2),
+                                        beta_constraint="non_neg"),
+            m.layers.Dense(5),
+            m.layers.LayerNormalization(gamma_constraint=m.constraints.UnitNorm(),
+                                        beta_constraint=m.constraints.MinMaxNorm(0.0, 0.3)),
+            m.layers.Dense(2)])
+
+    keras.utils.set_random_seed(1)
+    k_model = build(keras)
+    t_model = tinynn.models.from_keras(k_model)
+    for model, module in ((k_model, keras), (t_model, tinynn)):
+        model.compile(optimizer=module.optimizers.SGD(0.3), loss="mse")
+        model.fit(x, y, batch_size=12, epochs=3, shuffle=False, verbose=0)
+    for a, b in zip(t_model.get_weights(), k_model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    bn, ln = t_model.layers[1], t_model.layers[3]
+    assert np.linalg.norm(bn.gamma) <= 2.2 + 1e-9 and np.all(bn.beta >= 0)
+    assert abs(np.linalg.norm(ln.gamma) - 1) < 1e-6

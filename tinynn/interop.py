@@ -19,7 +19,8 @@ from tinynn import layers as tl
 
 # The constructor arguments read from a Keras layer's config, by class name; the same names
 # are tinynn's arguments. Dropout-like layers keep their own random streams (no seed copied).
-_NORMALIZATION = ("epsilon", "center", "scale", "beta_regularizer", "gamma_regularizer")
+_NORMALIZATION = ("epsilon", "center", "scale", "beta_regularizer", "gamma_regularizer",
+                  "beta_constraint", "gamma_constraint")
 _ARGUMENTS = {
     "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
               "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint"),
@@ -38,7 +39,7 @@ _ARGUMENTS = {
     "Normalization": ("axis", "mean", "variance", "invert"),
 }
 # Keras arguments tinynn does not have: refused unless at their "off" value.
-_ABSENT = ("beta_constraint", "gamma_constraint", "renorm", "synchronized")
+_ABSENT = ("renorm", "synchronized")
 SUPPORTED = ", ".join(_ARGUMENTS)
 
 

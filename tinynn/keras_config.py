@@ -31,10 +31,8 @@ _LAYER_EXTRAS = {
     "Dropout": {"noise_shape": None},
     "Flatten": {"data_format": "channels_last"},
     "ReLU": {"max_value": None, "negative_slope": 0.0, "threshold": 0.0},
-    "BatchNormalization": {"beta_constraint": None, "gamma_constraint": None, "renorm": False,
-                           "renorm_clipping": None, "renorm_momentum": 0.99,
+    "BatchNormalization": {"renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99,
                            "synchronized": False},
-    "LayerNormalization": {"beta_constraint": None, "gamma_constraint": None},
 }
 _ANY_LAYER_EXTRAS = {"activity_regularizer": None, "autocast": True}  # Keras's Layer itself
 _ANY_VALUE = {"ema_momentum", "ema_overwrite_frequency",  # read by Keras only when use_ema=True
