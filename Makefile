@@ -11,13 +11,19 @@ DATA   := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 run: $(VENV)/.installed data
 	$(PY) examples/fashion.py
 
-# The suite on the default (numba) backend with parity, then on the NumPy reference, then the
-# kernel equality tests with the JIT off, so the kernels' Python source itself is exercised.
+# The suite on the default (numba) backend, then on the NumPy reference, then the kernel
+# equality tests with the JIT off, so the kernels' Python source itself is exercised; beside
+# them, on the other core, the parity suite against Keras (its output, kept in .parity.log, is
+# printed when both are done). Either failing fails the target.
 test: $(VENV)/.installed-test data
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest tests/ parity/
-	TINYNN_BACKEND=numpy $(PY) -m pytest -q tests/
-	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q tests/test_kernels.py
+	@$(PY) -m pytest parity/ > .parity.log 2>&1 & parity=$$!; \
+	  $(PY) -m pytest tests/ && TINYNN_BACKEND=numpy $(PY) -m pytest -q tests/ \
+	    && NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q tests/test_kernels.py; tests=$$?; \
+	  wait $$parity; parity=$$?; echo "== parity/ (beside tests/)"; cat .parity.log; \
+	  echo "== tests/: $$([ $$tests = 0 ] && echo passed || echo FAILED)," \
+	       "parity/: $$([ $$parity = 0 ] && echo passed || echo FAILED)"; \
+	  [ $$tests = 0 ] && [ $$parity = 0 ]
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
@@ -47,4 +53,4 @@ data:
 	fi
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis .parity.log

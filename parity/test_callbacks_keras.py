@@ -201,3 +201,40 @@ def test_lambda_callback_matches_keras(keras):
         cb.on_test_end({})
         cb.on_train_begin({})
         assert calls == [("end", 3), ("batch", 1), "test_end"], module.__name__
+
+
+@pytest.mark.parametrize("swap_on_epoch", [False, True])
+def test_swap_ema_weights_matches_keras(keras, floatx64, swap_on_epoch):
+    """SwapEMAWeights: validation measures the moving average, training goes on with the
+    weights; with swap_on_epoch the averages are in the model at each epoch's end and after
+    fit. Keras swaps on TensorFlow by additions (a + b - b), so rtol 1e-10, not exact."""
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(40, 4)), rng.normal(size=(40, 1))
+    xv, yv = rng.normal(size=(10, 4)), rng.normal(size=(10, 1))
+    keras.utils.set_random_seed(0)
+    k_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="tanh"),
+                                keras.layers.Dense(1)])
+    t_model = tinynn.models.from_keras(k_model)
+    seen = {}
+    for name, model, module in (("keras", k_model, keras), ("tinynn", t_model, tinynn)):
+        model.compile(optimizer=module.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.7),
+                      loss="mse")
+        epoch_end = []
+        probe = module.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs, m=model, out=epoch_end: out.append(
+                [np.array(w) for w in m.get_weights()]))
+        history = model.fit(x, y, batch_size=10, epochs=3, shuffle=False, verbose=0,
+                            validation_data=(xv, yv),
+                            callbacks=[module.callbacks.SwapEMAWeights(swap_on_epoch), probe])
+        seen[name] = (history.history, epoch_end, model.get_weights(),
+                      model.evaluate(xv, yv, verbose=0,
+                                     callbacks=[module.callbacks.SwapEMAWeights()]))
+    k, t = seen["keras"], seen["tinynn"]
+    for key in k[0]:
+        np.testing.assert_allclose(t[0][key], k[0][key], rtol=1e-10, err_msg=key)
+    for a_list, b_list in zip(t[1], k[1], strict=True):
+        for a, b in zip(a_list, b_list, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    for a, b in zip(t[2], k[2], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(t[3], k[3], rtol=1e-10)

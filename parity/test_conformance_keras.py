@@ -21,7 +21,7 @@ import tinynn
 from tinynn import activations, layers, losses, metrics, optimizers, saving
 
 SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh", "stddev": 0.4,
-                    "fn": metrics.mean_absolute_error}
+                    "fn": metrics.mean_absolute_error, "scale": 0.5, "target_shape": (-1,)}
 TOL = dict(rtol=1e-12, atol=1e-13)
 
 

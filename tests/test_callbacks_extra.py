@@ -366,3 +366,30 @@ def test_backup_kept_after_ctrl_c_and_argument_checks(tmp_path):
     for bad in (False, 0, "batch"):
         with pytest.raises(ValueError, match="save_freq"):
             BackupAndRestore(backup, save_freq=bad)
+
+
+def test_swap_ema_weights_puts_the_averages_in_only_while_evaluating():
+    import numpy as np
+
+    import tinynn
+    tinynn.utils.set_random_seed(0)
+    model = tinynn.Sequential([tinynn.Input((3,)), tinynn.layers.Dense(2)])
+    model.compile(optimizer=tinynn.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5),
+                  loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    model.optimizer.averages[0][...] += 1.0  # make the averages differ from the weights
+    weights, averages = model.get_weights()[0].copy(), model.optimizer.averages[0].copy()
+    seen = []
+    probe = tinynn.callbacks.LambdaCallback(
+        on_test_batch_end=lambda b, logs: seen.append(model.get_weights()[0].copy()))
+    swap = tinynn.callbacks.SwapEMAWeights()
+    model.evaluate(x, y, verbose=0, callbacks=[swap, probe])
+    np.testing.assert_array_equal(seen[0], averages)  # evaluated with the averages
+    np.testing.assert_array_equal(model.get_weights()[0], weights)  # and swapped back
+    model.predict(x, verbose=0, callbacks=[swap])
+    np.testing.assert_array_equal(model.get_weights()[0], weights)  # predict swaps back too
+    plain = tinynn.Sequential([tinynn.Input((3,)), tinynn.layers.Dense(2)])
+    plain.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="use_ema=True"):
+        plain.evaluate(x, y, verbose=0, callbacks=[tinynn.callbacks.SwapEMAWeights()])

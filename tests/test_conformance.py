@@ -91,7 +91,7 @@ ACTIVATIONS = sorted({name for name in dir(activations)
 # Sample values for constructor arguments without a default, by parameter name: a new class
 # whose arguments are all named here (or have defaults) is covered with no change to this file.
 SAMPLE_ARGUMENTS = {"units": 3, "rate": 0.3, "activation": "tanh", "stddev": 0.4,
-                    "fn": metrics.mean_absolute_error}
+                    "fn": metrics.mean_absolute_error, "scale": 0.5, "target_shape": (-1,)}
 
 
 def make(cls, **overrides):

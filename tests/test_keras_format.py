@@ -482,8 +482,10 @@ def _layer(spec, i):
      r"layer 2 is a Keras Conv2D, which tinynn does not have\. tinynn has: Activation, .*Dense"),
     (lambda s: _layer(s, 2).update(module=None, registered_name="my>Thing"),
      r"'Dense' \(module None, registered as 'my>Thing'\).*register_keras_serializable"),
-    (lambda s: _layer(s, 2)["config"].update(kernel_constraint={"class_name": "NonNeg"}),
-     r"layer 2 \('hidden', Dense\) sets kernel_constraint=.*tinynn's Dense has no"),
+    (lambda s: _layer(s, 2)["config"].update(quantization_config={"mode": "int8"}),
+     r"layer 2 \('hidden', Dense\) sets quantization_config=.*tinynn's Dense has no"),
+    (lambda s: _layer(s, 2)["config"].update(kernel_constraint={"class_name": "Clip"}),
+     r"Unknown constraint 'Clip'"),
     (lambda s: _layer(s, 3)["config"].update(noise_shape=[None, 1]), "noise_shape"),
     (lambda s: _layer(s, 3)["config"].update(noise_shape=[None, 2]), "noise_shape"),
     (lambda s: _layer(s, 2)["config"].update(units=0), r"layer 2 \('hidden', Dense\) has an "

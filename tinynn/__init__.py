@@ -11,6 +11,7 @@ from tinynn import (
     callbacks,
     callbacks_extra,
     config,
+    constraints,
     data_adapter,
     datasets,
     diagnostics,
@@ -27,6 +28,7 @@ from tinynn import (
     preprocessing,
     regularizers,
     reports,
+    reshaping,
     saving,
     tuning,
     utils,
@@ -38,7 +40,7 @@ from tinynn.models import Sequential
 
 # Layers defined in their own modules (which import tinynn.layers for `Layer`) are exported
 # where Keras users look for them: tinynn.layers.LeakyReLU is keras.layers.LeakyReLU.
-for _module in (activation_layers, noise_layers, normalization, preprocessing):
+for _module in (activation_layers, noise_layers, normalization, preprocessing, reshaping):
     for _name in _module.__all__:
         setattr(layers, _name, getattr(_module, _name))
 for _name in callbacks_extra.__all__:  # tinynn.callbacks.CSVLogger is keras.callbacks.CSVLogger
@@ -47,8 +49,8 @@ del _module, _name
 
 __version__ = "0.1.0"
 __all__ = [
-    "Input", "Sequential", "activations", "callbacks", "config", "datasets", "diagnostics",
-    "get_backend", "gradcheck", "graph", "initializers", "io", "layers", "losses", "metrics",
-    "models", "normalization", "optimizers", "regularizers", "reports", "saving", "set_backend",
-    "tuning", "utils",
+    "Input", "Sequential", "activations", "callbacks", "config", "constraints", "data_adapter",
+    "datasets", "diagnostics", "get_backend", "gradcheck", "graph", "initializers", "io", "layers",
+    "losses", "metrics", "models", "normalization", "optimizers", "regularizers", "reports",
+    "saving", "set_backend", "tuning", "utils",
 ]

@@ -11,6 +11,8 @@ import os
 import warnings
 from types import ModuleType
 
+from tinynn import naming
+
 BACKENDS = ("numba", "numpy")
 _name = os.environ.get("TINYNN_BACKEND", "numba").lower()
 _ops: "ModuleType | None" = None
@@ -62,3 +64,10 @@ def ops() -> ModuleType:
             from tinynn import ops as reference
             _ops = reference
     return _ops
+
+
+def clear_session() -> None:
+    """As `keras.backend.clear_session()`: automatic names start again ("dense", not
+    "dense_7"), which programs that build many models in a loop (K-fold, tuning) call for.
+    tinynn keeps no graph or session state, so there is nothing else to free."""
+    naming.reset()

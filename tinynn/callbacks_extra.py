@@ -19,7 +19,7 @@ from tinynn import config, io, saving
 from tinynn.callbacks import Callback
 
 __all__ = ["BackupAndRestore", "CSVLogger", "LambdaCallback", "LearningRateScheduler",
-           "ReduceLROnPlateau"]
+           "ReduceLROnPlateau", "SwapEMAWeights"]
 
 
 def _read_lr(optimizer) -> float:
@@ -357,3 +357,74 @@ class BackupAndRestore(Callback):
                     or self._current_epoch >= self.params.get("epochs", 0))
         if finished and self.delete_checkpoint and os.path.exists(self.backup_dir):
             shutil.rmtree(self.backup_dir)
+
+
+class SwapEMAWeights(Callback):
+    """Evaluate with the moving average of the weights that `use_ema=True` keeps (Keras 3).
+
+    While a validation pass, `evaluate` or `predict` runs, the model holds the averages a and
+    the optimizer holds the trained weights w (the two are swapped before and swapped back
+    after), so `val_loss` measures the averaged model while training goes on with w. With
+    `swap_on_epoch=True` the swap also brackets every epoch's end: callbacks that read the
+    weights in `on_epoch_end` (ModelCheckpoint) see the averages; after the last epoch the
+    averages stay in the model, as `finalize_variable_values` leaves them anyway.
+
+    One difference to Keras 3.15: its `on_predict_end` tests the wrong flag and leaves the
+    averages in the model after `predict`; here predict swaps back, as evaluate does.
+
+    Args:
+        swap_on_epoch: also swap at each epoch's end (and back at the next epoch's start).
+            Defaults to False.
+    """
+
+    def __init__(self, swap_on_epoch: bool = False):
+        super().__init__()
+        self.swap_on_epoch = bool(swap_on_epoch)
+        self._averages_in_model = False
+
+    def _swap(self) -> None:
+        opt = self.model.optimizer
+        if not getattr(opt, "use_ema", False):  # Keras's message
+            raise ValueError("SwapEMAWeights must be used when `use_ema=True` is set on the "
+                             f"optimizer. Received: use_ema={getattr(opt, 'use_ema', None)}")
+        if not opt.built:  # no step yet: no averages, nothing to swap
+            return
+        for w, a in zip(self.model.trainable_weights, opt.averages, strict=True):
+            held = w.copy()
+            w[...] = a
+            a[...] = held
+
+    def _to_averages(self) -> None:
+        if not self._averages_in_model:
+            self._swap()
+            self._averages_in_model = True
+
+    def _to_weights(self) -> None:
+        if self._averages_in_model:
+            self._swap()
+            self._averages_in_model = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.swap_on_epoch:
+            self._to_weights()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.swap_on_epoch:
+            self._to_averages()
+            if epoch == self.params["epochs"] - 1 and self.model.optimizer.built:
+                # fit's finalize_variable_values will set w <- a: make a the averages too
+                for w, a in zip(self.model.trainable_weights, self.model.optimizer.averages,
+                                strict=True):
+                    a[...] = w
+
+    def on_test_begin(self, logs=None):
+        self._to_averages()
+
+    def on_test_end(self, logs=None):
+        self._to_weights()
+
+    def on_predict_begin(self, logs=None):
+        self._to_averages()
+
+    def on_predict_end(self, logs=None):
+        self._to_weights()

@@ -19,10 +19,11 @@ from tinynn import layers as tl
 
 # The constructor arguments read from a Keras layer's config, by class name; the same names
 # are tinynn's arguments. Dropout-like layers keep their own random streams (no seed copied).
-_NORMALIZATION = ("epsilon", "center", "scale", "beta_regularizer", "gamma_regularizer")
+_NORMALIZATION = ("epsilon", "center", "scale", "beta_regularizer", "gamma_regularizer",
+                  "beta_constraint", "gamma_constraint")
 _ARGUMENTS = {
     "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
-              "kernel_regularizer", "bias_regularizer"),
+              "kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint"),
     "Dropout": ("rate",),
     "Flatten": (),
     "Activation": ("activation",),
@@ -38,8 +39,7 @@ _ARGUMENTS = {
     "Normalization": ("axis", "mean", "variance", "invert"),
 }
 # Keras arguments tinynn does not have: refused unless at their "off" value.
-_ABSENT = ("kernel_constraint", "bias_constraint", "beta_constraint", "gamma_constraint",
-           "renorm", "synchronized")
+_ABSENT = ("renorm", "synchronized")
 SUPPORTED = ", ".join(_ARGUMENTS)
 
 

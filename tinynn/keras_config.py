@@ -27,22 +27,19 @@ from tinynn.layers import Layer, snake_case
 
 # Keras arguments that tinynn's twin does not have, with the value at which they do nothing.
 _LAYER_EXTRAS = {
-    "Dense": {"kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
-              "bias_constraint": None, "quantization_config": None},
+    "Dense": {"quantization_config": None},
     "Dropout": {"noise_shape": None},
     "Flatten": {"data_format": "channels_last"},
     "ReLU": {"max_value": None, "negative_slope": 0.0, "threshold": 0.0},
-    "BatchNormalization": {"beta_constraint": None, "gamma_constraint": None, "renorm": False,
-                           "renorm_clipping": None, "renorm_momentum": 0.99,
+    "BatchNormalization": {"renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99,
                            "synchronized": False},
-    "LayerNormalization": {"beta_constraint": None, "gamma_constraint": None},
 }
 _ANY_LAYER_EXTRAS = {"activity_regularizer": None, "autocast": True}  # Keras's Layer itself
 _ANY_VALUE = {"ema_momentum", "ema_overwrite_frequency",  # read by Keras only when use_ema=True
               "renorm_momentum"}  # and only when renorm=True
 _INPUT_EXTRAS = {"sparse": False, "ragged": False, "optional": False}
 # Keras's stateless layers are built in their constructor, so Keras writes no "build_config"
-_BUILT_AT_INIT = {"Activation", "Dropout", "ReLU", "Softmax"}
+_BUILT_AT_INIT = {"Activation", "Dropout", "ReLU", "Reshape", "Softmax"}
 _VARIANCE_SCALING = {"seed": None, "input_axes": None, "output_axes": None}
 _INITIALIZER_CONFIGS = {"GlorotUniform": _VARIANCE_SCALING, "HeUniform": _VARIANCE_SCALING,
                         "Zeros": {}, "Ones": {}}

@@ -125,12 +125,40 @@ def _state_bytes(model, include_optimizer: bool = True) -> bytes:
 
 # ----- writing ---------------------------------------------------------------------------------
 
+def to_json(model) -> str:
+    """The model's `config.json` (architecture and compile arguments, no weights), as Keras's
+    `model.to_json()` gives it."""
+    spec = keras_config.model_to_keras(model, _dtype(model))
+    spec["compile_config"] = keras_compile.compile_to_keras(model, _dtype(model))
+    return json.dumps(spec, allow_nan=False)
+
+
+def model_from_json(text: str, custom_objects=None):
+    """A new model (freshly initialized weights) from `to_json`'s text or Keras's, compiled
+    when the text holds a compile config, as `keras.models.model_from_json`."""
+    if not isinstance(text, (str, bytes)):
+        raise TypeError(f"model_from_json expected a JSON string, got {type(text).__name__}.")
+    if len(text) > _CONFIG_LIMIT:
+        raise ValueError(f"model_from_json: the text is {len(text):,} characters, more than "
+                         f"a model config may hold ({_CONFIG_LIMIT:,}).")
+    try:
+        spec = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"model_from_json: the text is not JSON ({e}).") from None
+    if not isinstance(spec, dict):
+        raise ValueError("model_from_json: the JSON is not a model config.")
+    with config.floatx_scope(keras_config.model_dtype(spec)):
+        model, shape = keras_config.model_from_keras(spec, custom_objects)
+        model.build((None, *shape))
+    if spec.get("compile_config"):
+        keras_compile.compile_from_keras(model, spec["compile_config"], custom_objects)
+    return model
+
+
 def save_model(model, filepath, include_optimizer: bool = True, overwrite: bool = True) -> None:
     """Write `model` as a `.keras` archive that `keras.models.load_model` opens."""
     try:
-        spec = keras_config.model_to_keras(model, _dtype(model))
-        spec["compile_config"] = keras_compile.compile_to_keras(model, _dtype(model))
-        config_json = json.dumps(spec, allow_nan=False)
+        config_json = to_json(model)
     except (TypeError, ValueError) as e:
         raise ValueError(f"Cannot save model '{model.name}' to {filepath}: {e}") from e
     metadata = json.dumps({"keras_version": KERAS_VERSION, "date_saved":

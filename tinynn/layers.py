@@ -15,23 +15,23 @@ asked for it, in its numba twin `tinynn.kernels`; `backend.ops()` is the one in 
 import contextlib
 import contextvars
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
-from tinynn import activations, backend, config, initializers, regularizers, utils
+from tinynn import (
+    activations,
+    backend,
+    config,
+    constraints,
+    initializers,
+    naming,
+    regularizers,
+    utils,
+)
 from tinynn.variables import Variable
 
-_NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
-
-
-def _unique_name(prefix: str) -> str:
-    """Keras-style automatic names: dense, dense_1, dense_2, ..."""
-    n = _NAME_COUNTS[prefix]
-    _NAME_COUNTS[prefix] += 1
-    return prefix if n == 0 else f"{prefix}_{n}"
-
+_unique_name = naming.unique_name  # Keras-style automatic names: dense, dense_1, ...
 
 _WEIGHT_CHECK: contextvars.ContextVar = contextvars.ContextVar("tinynn_weight_check",
                                                               default=None)
@@ -146,6 +146,7 @@ class Layer:
         self.params = WeightDict(self, "weight")
         self.grads = WeightDict(self, "gradient")
         self.regularizers: dict[str, regularizers.Regularizer] = {}  # by weight name
+        self.constraints: dict[str, constraints.Constraint] = {}  # by weight name
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._activity_loss = self._activity_Y = None
         self.built = False
@@ -154,8 +155,8 @@ class Layer:
         self.compute_input_grad = True
 
     def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None,
-                   trainable: bool = True, regularizer=None, name: "str | None" = None
-                   ) -> np.ndarray:
+                   trainable: bool = True, regularizer=None, constraint=None,
+                   name: "str | None" = None) -> np.ndarray:
         """Create a weight (and, if trainable, its gradient buffer); return the weight array.
 
         Keras 3's signature. The array returned is the one the optimizer updates in place for
@@ -175,12 +176,15 @@ class Layer:
             regularizer: a penalty R on this weight ("l1", "l2" or a `tinynn.regularizers`
                 object): while the weight is trainable, R(W) is in `losses` (added to the loss
                 `fit` minimises) and dR/dW is added to its gradient. Defaults to None.
+            constraint: a projection applied to the weight after every optimizer step
+                (`tinynn.constraints.MaxNorm(3)`, "non_neg", ...), as Keras's optimizer
+                applies it. Defaults to None.
             name: unique within the layer. Defaults to "variable", "variable_1", ...
         """
         if isinstance(shape, str):  # Keras 2 order: add_weight(name, shape, initializer, ...)
             name, shape, initializer = shape, initializer, (dtype or "glorot_uniform")
             dtype = None
-        regularizer = regularizers.get(regularizer)
+        regularizer, constraint = regularizers.get(regularizer), constraints.get(constraint)
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape or ())
         if any(not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
             raise ValueError(f"Layer '{self.name}' add_weight expected a shape of non-negative "
@@ -206,7 +210,17 @@ class Layer:
             self.grads._add(name, np.zeros_like(array))
         if regularizer is not None:
             self.regularizers[name] = regularizer
+        if constraint is not None:
+            self.constraints[name] = constraint
         return array
+
+    def apply_constraints(self) -> None:
+        """Project each constrained trainable weight, W = constraint(W), in place: what the
+        optimizer step is followed by (Keras 3 does it inside `optimizer.apply`)."""
+        if self.trainable:
+            for name, constraint in self.constraints.items():
+                if name in self.grads:
+                    self.params[name] = constraint(self.params[name])
 
     def variable(self, name: str) -> Variable:
         """Weight `name` as Keras programs hold it: a view of the array with Keras's
@@ -419,13 +433,18 @@ class Dense(Layer):
         bias_regularizer: the same for b. Defaults to None.
         activity_regularizer: a penalty on the output Y: R(Y) / N is added to the loss and
             dR/dY / N to dY. Defaults to None.
+        kernel_constraint: a projection of W after each optimizer step
+            (`constraints.MaxNorm(3)`: every unit's incoming weights of norm at most 3).
+            Defaults to None.
+        bias_constraint: the same for b. Defaults to None.
 
     Shapes: X (N, ..., n_in) -> Y (N, ..., units); kernel W (n_in, units), bias b (units,).
     """
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense expected units to be a positive integer, got units={units!r}.")
@@ -436,16 +455,20 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) < 2:
             raise ValueError(f"Dense layer '{self.name}' expects input of shape (batch, ..., "
                              f"features), got input shape {input_shape}.")
         self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
-                        regularizer=self.kernel_regularizer, name="kernel")
+                        regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                        name="kernel")
         if self.use_bias:
             self.add_weight((self.units,), self.bias_initializer,
-                            regularizer=self.bias_regularizer, name="bias")
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                            name="bias")
         # when use_bias=False: b = 0 for forward, and a separate scratch for backward's db
         # (one shared array would turn the last batch's db into a bias)
         self._zero_bias = np.zeros(self.units, config.floatx())
@@ -458,7 +481,9 @@ class Dense(Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
     kernel = weight_property("kernel", "W (n_in, units).")
     bias = weight_property("bias", "b (units,); None when `use_bias=False`.")

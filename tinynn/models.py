@@ -10,7 +10,17 @@ import warnings
 
 import numpy as np
 
-from tinynn import activations, backend, data_adapter, interop, losses, optimizers, safety, saving
+from tinynn import (
+    activations,
+    backend,
+    data_adapter,
+    interop,
+    keras_format,
+    losses,
+    optimizers,
+    safety,
+    saving,
+)
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.compile_utils import CompileMetrics
 from tinynn.data_adapter import EpochIterator
@@ -186,6 +196,98 @@ class Sequential(Layer):
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
+
+    def get_layer(self, name: "str | None" = None, index: "int | None" = None) -> Layer:
+        """The layer called `name`, or the one at `index` (Input not counted), as in Keras."""
+        if index is not None and name is not None:
+            raise ValueError("Provide only a layer name or a layer index at `get_layer`, "
+                             f"got name={name!r} and index={index!r}.")
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only "
+                                 f"has {len(self.layers)} layers.")
+            return self.layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in self.layers]}.")
+
+    def pop(self) -> Layer:
+        """Remove the last layer and return it; the model's output becomes the layer's input.
+        Compile again before training: the optimizer was built for the old weights."""
+        if not self.layers:
+            raise IndexError(f"Model '{self.name}' has no layers to pop.")
+        layer = self.layers.pop()
+        if self.input_shape is not None:
+            self.build(self.input_shape)
+        return layer
+
+    def apply_constraints(self) -> None:
+        """Every layer's weight constraints (see `Layer.apply_constraints`), nested models'
+        too."""
+        if self.trainable:
+            for layer in self.layers:
+                if layer.constraints or isinstance(layer, Sequential):
+                    layer.apply_constraints()
+
+    @property
+    def trainable_variables(self) -> list[np.ndarray]:
+        """Keras's other name for `trainable_weights`."""
+        return self.trainable_weights
+
+    @property
+    def variables(self) -> list[np.ndarray]:
+        """Keras's other name for `weights`."""
+        return self.weights
+
+    # ----- one batch at a time -----------------------------------------------------------------
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight: "dict | None" = None,
+                       return_dict: bool = False):
+        """One optimizer step on (x, y) taken as a single batch, as Keras 3's `train_on_batch`:
+        returns that batch's loss (computed before the update) and metrics, as `evaluate`
+        returns them (the metrics start afresh at every call). `sample_weight` and
+        `class_weight` weigh the samples as in `fit`. A non-finite loss or gradient is not
+        applied (RuntimeWarning), and its loss is returned."""
+        x, y = self._prepare(x, y, "train_on_batch")
+        weights = data_adapter.training_weights(
+            y, data_adapter.as_sample_weight(sample_weight, x.shape[0]),
+            data_adapter.check_class_weight(class_weight))
+        self._compiled.reset()
+        try:
+            self._train_step(x, y, weights)
+        except safety.NonFiniteStep as e:
+            warnings.warn(f"train_on_batch: the {e.what} is not finite ({e}); the update was "
+                          "not applied.", RuntimeWarning, stacklevel=2)
+            return e.value if not return_dict else {"loss": e.value}
+        return self._batch_results(return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+        """Loss and metrics of (x, y) taken as one batch, without dropout (Keras 3's
+        `test_on_batch`: the metrics start afresh at every call), weighted by `sample_weight`
+        as in `evaluate`."""
+        x, y = self._prepare(x, y, "test_on_batch")
+        weights = data_adapter.as_sample_weight(sample_weight, x.shape[0])
+        twin = self._inference_twin()
+        twin._compiled = self._compiled.fresh()
+        twin._test_step(x, y, weights)
+        return twin._batch_results(return_dict)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """The outputs for x in one forward pass, without dropout, as `predict_on_batch`."""
+        x = self._inputs(x)
+        self._ensure_built(x)
+        return self._inference_twin()._forward(x, training=False)
+
+    def _batch_results(self, return_dict: bool):
+        logs = self._compiled.results()
+        if return_dict:
+            return logs
+        values = self._compiled.in_order(logs)
+        return values[0] if len(values) == 1 else values
 
     def get_config(self) -> dict:
         """Keras's Sequential config: the name and each layer's class and config."""
@@ -431,6 +533,7 @@ class Sequential(Layer):
         safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
         # a NaN/inf gradient too; an update that overflows is undone (see tinynn.safety)
         safety.apply_update(self.optimizer, self.gradients, self.trainable_weights)
+        self.apply_constraints()  # W = constraint(W) after the step, as Keras's optimizer
         self._update_metrics(y, Y, values, sample_weight)  # Y from before the update, as Keras
         return values, Y
 
@@ -734,6 +837,11 @@ class Sequential(Layer):
         return CallbackList([*(callbacks or []), *extra], self,
                             {"epochs": 1, "steps": steps, "verbose": verbose})
 
+    def to_json(self) -> str:
+        """The architecture and compile arguments (no weights) as Keras's JSON config, which
+        `tinynn.models.model_from_json` and `keras.models.model_from_json` read."""
+        return keras_format.to_json(self)
+
     def to_keras(self):
         """This model as a `keras.Sequential` with the same weights (see `tinynn.interop`)."""
         return interop.to_keras(self)
@@ -764,6 +872,25 @@ def _own_cross_entropy(loss) -> bool:
                and kind.gradient is base.gradient
                for base in (losses.BinaryCrossentropy, losses.CategoricalCrossentropy,
                             losses.SparseCategoricalCrossentropy))
+
+
+def model_from_json(json_string: str, custom_objects: "dict | None" = None) -> Sequential:
+    """A model from `to_json`'s text (tinynn's or Keras's), with freshly initialized
+    weights, compiled when the text holds compile arguments, as `keras.models.model_from_json`."""
+    return keras_format.model_from_json(json_string, custom_objects)
+
+
+def clone_model(model: Sequential) -> Sequential:
+    """A new model with `model`'s layers (same classes, configs and names) and freshly
+    initialized weights, compiled with a fresh copy of its optimizer, loss and metrics when
+    `model` is compiled, as `keras.models.clone_model`. Copy the weights with
+    `clone.set_weights(model.get_weights())`."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"clone_model expected a tinynn Sequential, got {model!r}.")
+    clone = Sequential.from_config(model.get_config())
+    if model.loss is not None:
+        saving.compile_like(clone, model)
+    return clone
 
 
 def from_keras(keras_model) -> Sequential:

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from tinynn import backend, initializers, regularizers
+from tinynn import backend, constraints, initializers, regularizers
 from tinynn.layers import Layer, weight_property
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
@@ -66,6 +66,8 @@ class BatchNormalization(Layer):
         moving_variance_initializer: Defaults to "ones".
         beta_regularizer: a penalty on beta (see `tinynn.regularizers`). Defaults to None.
         gamma_regularizer: a penalty on gamma. Defaults to None.
+        beta_constraint, gamma_constraint: projections after each optimizer step (see
+            `tinynn.constraints`). Default to None.
 
     Shapes: X (N, C) -> Y (N, C); gamma, beta (trainable), moving_mean, moving_variance
     (non-trainable: saved and loaded, never touched by the optimizer) (C,).
@@ -75,7 +77,7 @@ class BatchNormalization(Layer):
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, **kwargs):
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.axis = int(axis)
         self.momentum, self.epsilon = float(momentum), float(epsilon)
@@ -86,6 +88,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
 
     gamma = weight_property("gamma", "The scale, (C,).")
     beta = weight_property("beta", "The shift, (C,).")
@@ -98,9 +102,11 @@ class BatchNormalization(Layer):
         shape = (input_shape[-1],)
         if self.scale:  # Keras's order: gamma, beta, moving_mean, moving_variance
             self.add_weight(shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
+                            constraint=self.gamma_constraint,
                             name="gamma")
         if self.center:
             self.add_weight(shape, self.beta_initializer, regularizer=self.beta_regularizer,
+                            constraint=self.beta_constraint,
                             name="beta")
         self.add_weight(shape, self.moving_mean_initializer, trainable=False, name="moving_mean")
         self.add_weight(shape, self.moving_variance_initializer, trainable=False,
@@ -116,7 +122,9 @@ class BatchNormalization(Layer):
                 "moving_variance_initializer":
                     initializers.name_of(self.moving_variance_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -187,13 +195,16 @@ class LayerNormalization(Layer):
         gamma_initializer: Defaults to "ones".
         beta_regularizer: a penalty on beta (see `tinynn.regularizers`). Defaults to None.
         gamma_regularizer: a penalty on gamma. Defaults to None.
+        beta_constraint, gamma_constraint: projections after each optimizer step (see
+            `tinynn.constraints`). Default to None.
 
     Shapes: X (N, C) (or (..., C)) -> Y of the same shape; gamma, beta (C,).
     """
 
     def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
                  rms_scaling: bool = False, beta_initializer="zeros", gamma_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if rms_scaling:
             warnings.warn("LayerNormalization(rms_scaling=True) is deprecated in Keras 3: it "
@@ -206,6 +217,8 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
 
     gamma = weight_property("gamma", "The scale, (C,).")
     beta = weight_property("beta", "The shift, (C,).")
@@ -217,9 +230,11 @@ class LayerNormalization(Layer):
         shape = (input_shape[-1],)
         if self.scale or self.rms_scaling:  # as Keras: rms_scaling always has gamma, no beta
             self.add_weight(shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
+                            constraint=self.gamma_constraint,
                             name="gamma")
         if self.center and not self.rms_scaling:
             self.add_weight(shape, self.beta_initializer, regularizer=self.beta_regularizer,
+                            constraint=self.beta_constraint,
                             name="beta")
         self._C = input_shape[-1]
         self.built = True
@@ -230,7 +245,9 @@ class LayerNormalization(Layer):
                 "beta_initializer": initializers.name_of(self.beta_initializer),
                 "gamma_initializer": initializers.name_of(self.gamma_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -1,6 +1,7 @@
-"""Preprocessing layers: `Normalization`, Keras's way of standardizing the inputs inside the model.
+"""Preprocessing layers: `Normalization`, Keras's way of standardizing the inputs inside the model,
+and `Rescaling` (e.g. pixels 0..255 to 0..1).
 
-Exported as `tinynn.layers.Normalization`, as `keras.layers.Normalization`.
+Exported as `tinynn.layers.Normalization` and `tinynn.layers.Rescaling`, as in Keras.
 """
 
 import numpy as np
@@ -8,7 +9,7 @@ import numpy as np
 from tinynn import config
 from tinynn.layers import Layer
 
-__all__ = ["Normalization"]
+__all__ = ["Normalization", "Rescaling"]
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): the smallest standard deviation divided by
 
@@ -160,3 +161,48 @@ class Normalization(Layer):
 
         return {**super().get_config(), "axis": list(self.axis), "invert": self.invert,
                 "mean": plain(self.input_mean), "variance": plain(self.input_variance)}
+
+
+class Rescaling(Layer):
+    """Y = X * scale + offset, computed in X's float type (integer pixels are cast to floatx
+    first, as Keras casts them): `Rescaling(1 / 255)` maps 0..255 to 0..1,
+    `Rescaling(1 / 127.5, offset=-1)` to -1..1. `scale` and `offset` may be arrays broadcast
+    along the last axes (per channel).
+
+    Backward: scale and offset are constants, so dX = dY * scale.
+
+    Args:
+        scale: the factor. Required.
+        offset: added after scaling. Defaults to 0.0.
+    """
+
+    def __init__(self, scale, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("scale", scale), ("offset", offset)):
+            if np.asarray(value).dtype.kind not in "biuf":
+                raise ValueError(f"Rescaling layer '{self.name}' expected a number (or an array "
+                                 f"of numbers) for {name}, got {value!r}.")
+        # kept as given (a float or a list), so the config is Keras's
+        self.scale = scale.tolist() if isinstance(scale, np.ndarray) else scale
+        self.offset = offset.tolist() if isinstance(offset, np.ndarray) else offset
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, X, training=False):
+        X = np.asarray(X)
+        dtype = X.dtype if X.dtype.kind == "f" else config.floatx()
+        return np.asarray(X, dtype) * self._constant(self.scale, dtype) + self._constant(
+            self.offset, dtype)
+
+    def backward(self, dY):
+        return dY * self._constant(self.scale, dY.dtype)
+
+    @staticmethod
+    def _constant(value, dtype) -> np.ndarray:
+        # As Keras on TensorFlow: a Python number (or list) becomes a float32 constant before
+        # it is cast to the compute dtype, so in float64 1/255 is float32(1/255).
+        return np.asarray(np.asarray(value, np.float32), dtype)

@@ -192,6 +192,20 @@ def _deserialize_metric(spec, custom_objects, i: int):
     return deserialize_keras_object(spec, metrics.Metric, custom_objects, f"metric {i}")
 
 
+def compile_like(model, source) -> None:
+    """Compile `model` with fresh copies of `source`'s optimizer (its config, not its state),
+    loss and metrics, through the same configs a saved file holds (`clone_model` uses it)."""
+    specs = source._metric_specs
+    functions = {m.__name__: m for m in specs
+                 if callable(m) and not isinstance(m, (str, metrics.Metric))}
+    model.compile(
+        optimizer=_deserialize_optimizer(_serialize_optimizer(source.optimizer), None),
+        loss=deserialize_keras_object(serialize_keras_object(source.loss), losses.Loss, None,
+                                      "the loss"),
+        metrics=[_deserialize_metric(_serialize_metric(m), functions, i)
+                 for i, m in enumerate(specs)])
+
+
 def _compile(reader, model, cfg: dict, custom_objects) -> None:
     try:
         optimizer = _deserialize_optimizer(cfg["optimizer"], custom_objects)

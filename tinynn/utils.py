@@ -59,3 +59,24 @@ def to_categorical(x, num_classes: "int | None" = None) -> np.ndarray:
     categorical = np.zeros((x.shape[0], num_classes))
     categorical[np.arange(x.shape[0]), x] = 1
     return categorical.reshape((*shape, num_classes))
+
+
+def normalize(x, axis: int = -1, order=2) -> np.ndarray:
+    """Each slice of x along `axis` divided by its norm, as `keras.utils.normalize`:
+    x / ||x||_order, where a zero norm counts as 1 (an all-zero slice stays zero).
+
+        utils.normalize(x_train, axis=1)   # each image row scaled to unit L2 norm
+
+    Args:
+        x: an array (or anything np.asarray takes); integers give float64, as in Keras.
+        axis: the axis along which to normalize. Defaults to -1.
+        order: the norm's order (np.linalg.norm's `ord`). Defaults to 2.
+
+    Returns:
+        A normalized copy of x.
+    """
+    x = np.asarray(x)
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    # Keras writes `axis or -1`, which turns axis=0 into -1; 0 is kept here
+    return x / np.expand_dims(norm, -1 if axis is None else axis)

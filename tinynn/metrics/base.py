@@ -10,13 +10,11 @@ State is accumulated in float64 (Keras keeps it in floatx, float32 by default).
 """
 
 import re
-from collections import defaultdict
 
 import numpy as np
 
+from tinynn import naming
 from tinynn.loss_functions import squeeze_or_expand_to_same_rank
-
-_NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
 
 
 def snake_case(name: str) -> str:
@@ -28,10 +26,7 @@ def snake_case(name: str) -> str:
 
 def auto_name(class_name: str) -> str:
     """Keras's names for metrics created without one: auc, auc_1, auc_2, ... in this process."""
-    prefix = snake_case(class_name)
-    n = _NAME_COUNTS[prefix]
-    _NAME_COUNTS[prefix] += 1
-    return prefix if n == 0 else f"{prefix}_{n}"
+    return naming.unique_name(snake_case(class_name))
 
 
 class Metric:
