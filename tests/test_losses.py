@@ -160,7 +160,7 @@ def test_bad_arguments_and_names():
     with pytest.raises(ValueError, match="only axis=-1"):
         losses.CategoricalCrossentropy(axis=1)
     with pytest.raises(ValueError, match="Known losses:.*binary_crossentropy.*mse"):
-        losses.get("hinge")
+        losses.get("focal")
     with pytest.raises(ValueError, match="Loss subclass with call\\(\\) and gradient\\(\\)"):
         losses.get(lambda y_true, y_pred: y_pred)
     for name, cls in [("mse", losses.MeanSquaredError), ("MSE", losses.MeanSquaredError),
@@ -168,7 +168,11 @@ def test_bad_arguments_and_names():
                       ("huber", losses.Huber), ("Huber", losses.Huber),
                       ("categorical_crossentropy", losses.CategoricalCrossentropy),
                       (losses.binary_crossentropy, losses.BinaryCrossentropy),
-                      (losses.MeanAbsoluteError, losses.MeanAbsoluteError)]:
+                      (losses.MeanAbsoluteError, losses.MeanAbsoluteError),
+                      ("mape", losses.MeanAbsolutePercentageError), ("KLD", losses.KLDivergence),
+                      ("msle", losses.MeanSquaredLogarithmicError), ("hinge", losses.Hinge),
+                      (losses.log_cosh, losses.LogCosh),
+                      ("cosine_similarity", losses.CosineSimilarity)]:
         assert type(losses.get(name)) is cls, name
     assert losses.Huber(delta=2.0).get_config() == {
         "name": "huber_loss", "reduction": "sum_over_batch_size", "delta": 2.0}

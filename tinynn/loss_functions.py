@@ -192,3 +192,172 @@ def check_axis(axis, name):
     """tinynn's cross-entropies take the classes on the last axis only."""
     if axis != -1:
         raise ValueError(f"{name} supports only axis=-1 (the class axis), got axis={axis!r}.")
+
+
+# ----- the other losses of keras.losses: elementwise terms with their derivatives -------------
+#
+# Each `*_terms(T, P)` gives the loss of every entry and its derivative d term / d P, both in
+# P's shape; the Keras function of the same name reduces the terms over the last axis. As in
+# Keras, `poisson`, `kl_divergence` and the hinge functions do not match the ranks of y_true
+# and y_pred (a target (N,) against (N, 1) broadcasts to (N, N) there too); the loss classes
+# do, as Keras's `LossFunctionWrapper` does.
+
+def keras_epsilon32(dtype) -> np.ndarray:
+    """`ops.convert_to_tensor(backend.epsilon())` without a dtype: a float32 1e-7
+    (1.0000000116860974e-07), then cast to the predictions' dtype, as Keras's MSLE uses it."""
+    return np.asarray(np.float32(config.epsilon()), dtype)
+
+
+def mean_absolute_percentage_error_terms(T: np.ndarray, P: np.ndarray):
+    """100 |T - P| / max(|T|, eps) and its derivative 100 sign(P - T) / max(|T|, eps)."""
+    D = np.maximum(np.abs(T), np.asarray(config.epsilon(), P.dtype))
+    return 100.0 * np.abs((T - P) / D), 100.0 * np.sign(P - T) / D
+
+
+def mean_squared_logarithmic_error_terms(T: np.ndarray, P: np.ndarray):
+    """(log(max(P, eps) + 1) - log(max(T, eps) + 1))**2, eps a float32 1e-7 as in Keras; the
+    derivative 2 (difference) / (max(P, eps) + 1) where P >= eps (TensorFlow's maximum passes
+    the gradient to its first argument on ties), else 0."""
+    eps = keras_epsilon32(P.dtype)
+    Pc = np.maximum(P, eps)
+    E = np.log(Pc + 1.0) - np.log(np.maximum(T, eps) + 1.0)
+    return np.square(E), np.where(P >= eps, 2 * E / (Pc + 1.0), 0.0)
+
+
+def log_cosh_terms(T: np.ndarray, P: np.ndarray):
+    """log cosh(e) for e = P - T, computed as Keras does, e + softplus(-2 e) - log 2 (no
+    overflow for large |e|; log 2 rounded to float32 as Keras computes it, also in float64,
+    so a float64 LogCosh is 1.9e-9 above the exact value at e = 0); its derivative
+    1 - 2 sigmoid(-2 e) (= tanh(e), in the form TensorFlow's gradient of softplus takes, so the
+    two agree where e is tiny)."""
+    E = P - T
+    log2 = np.asarray(np.log(np.float32(2.0)), P.dtype)  # Keras's ops.log(2.0): a float32
+    sigmoid_minus_2e = np.exp(-np.logaddexp(0, 2.0 * E))  # 1 / (1 + exp(2 e)), no overflow
+    return E + np.logaddexp(0, -2.0 * E) - log2, 1.0 - 2.0 * sigmoid_minus_2e
+
+
+def poisson_terms(T: np.ndarray, P: np.ndarray):
+    """P - T log(P + eps) and its derivative 1 - T / (P + eps)."""
+    eps = np.asarray(config.epsilon(), P.dtype)
+    return P - T * np.log(P + eps), 1.0 - T / (P + eps)
+
+
+def kl_divergence_terms(T: np.ndarray, P: np.ndarray):
+    """T' log(T' / P') with T', P' clipped to [eps, 1]; the derivative -T' / P' where
+    eps <= P <= 1 (the clip passes the gradient inside its bounds, bounds included), else 0."""
+    eps = config.epsilon()
+    Tc, Pc = np.clip(T, eps, 1.0), np.clip(P, eps, 1.0)
+    return Tc * np.log(Tc / Pc), np.where((P >= eps) & (P <= 1.0), -Tc / Pc, 0.0)
+
+
+def hinge_labels(T: np.ndarray) -> np.ndarray:
+    """Keras's `convert_binary_labels_to_hinge`: when every target of the batch is 0 or 1,
+    they become -1 and 1 (2 T - 1); other targets (already -1/1) are left as they are."""
+    return 2.0 * T - 1.0 if np.all((T == 0) | (T == 1)) else T
+
+
+def hinge_terms(T: np.ndarray, P: np.ndarray):
+    """max(1 - t P, 0) with t = hinge_labels(T); the derivative -t where 1 - t P >= 0 (ties
+    go to the first argument of TensorFlow's maximum), else 0."""
+    t = hinge_labels(T)
+    M = 1.0 - t * P
+    return np.maximum(M, 0.0), np.where(M >= 0, -t, 0.0)
+
+
+def squared_hinge_terms(T: np.ndarray, P: np.ndarray):
+    """max(1 - t P, 0)**2 and its derivative -2 t max(1 - t P, 0)."""
+    t = hinge_labels(T)
+    M = np.maximum(1.0 - t * P, 0.0)
+    return np.square(M), -2.0 * t * M
+
+
+def _reduce_last(terms, over: str) -> np.ndarray:
+    return np.sum(terms, axis=-1) if over == "sum" else np.mean(terms, axis=-1)
+
+
+def mean_absolute_percentage_error(y_true, y_pred) -> np.ndarray:
+    """Per-sample 100 mean(|y_true - y_pred| / max(|y_true|, eps)), as Keras's."""
+    return _reduce_last(mean_absolute_percentage_error_terms(*as_pair(y_true, y_pred))[0], "mean")
+
+
+def mean_squared_logarithmic_error(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean((log(y_pred + 1) - log(y_true + 1))**2), both floored at eps."""
+    return _reduce_last(mean_squared_logarithmic_error_terms(*as_pair(y_true, y_pred))[0], "mean")
+
+
+def log_cosh(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean(log(cosh(y_pred - y_true))), as `keras.losses.log_cosh`."""
+    return _reduce_last(log_cosh_terms(*as_pair(y_true, y_pred))[0], "mean")
+
+
+def poisson(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean(y_pred - y_true log(y_pred + eps)), as `keras.losses.poisson`."""
+    return _reduce_last(poisson_terms(*as_pair(y_true, y_pred, squeeze=False))[0], "mean")
+
+
+def kl_divergence(y_true, y_pred) -> np.ndarray:
+    """Per-sample sum(y_true log(y_true / y_pred)), both clipped to [eps, 1], as Keras's."""
+    return _reduce_last(kl_divergence_terms(*as_pair(y_true, y_pred, squeeze=False))[0], "sum")
+
+
+def hinge(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean(max(1 - t y_pred, 0)), 0/1 targets t turned into -1/1 (see
+    `hinge_labels`), as `keras.losses.hinge`."""
+    return _reduce_last(hinge_terms(*as_pair(y_true, y_pred, squeeze=False))[0], "mean")
+
+
+def squared_hinge(y_true, y_pred) -> np.ndarray:
+    """Per-sample mean(max(1 - t y_pred, 0)**2), as `keras.losses.squared_hinge`."""
+    return _reduce_last(squared_hinge_terms(*as_pair(y_true, y_pred, squeeze=False))[0], "mean")
+
+
+# ----- losses of whole rows: cosine similarity, categorical hinge -----------------------------
+
+def l2_normalize(X: np.ndarray):
+    """Keras's `ops.normalize(X, axis=-1)`: X * min(1 / sqrt(sum X**2), 1 / eps) per row; also
+    returns the factor r and where it is the norm's (not the 1 / eps floor)."""
+    R = 1.0 / np.sqrt(np.sum(np.square(X), axis=-1, keepdims=True))  # inf for a zero row
+    cap = np.asarray(1.0 / config.epsilon(), X.dtype)
+    by_norm = R <= cap
+    R = np.minimum(R, cap)
+    return X * R, R, by_norm
+
+
+def cosine_similarity_rows(T: np.ndarray, P: np.ndarray):
+    """Per-sample -sum(t_hat p_hat) (t_hat, p_hat the rows normalized by `l2_normalize`) and
+    its derivative. With r = 1 / |p| and p_hat = r p:  d/dp = -r t_hat + r**3 (t_hat . p) p;
+    where the row's norm is below eps the factor is the constant 1 / eps: d/dp = -t_hat / eps."""
+    T_hat = l2_normalize(T)[0]
+    P_hat, R, by_norm = l2_normalize(P)
+    values = -np.sum(T_hat * P_hat, axis=-1)
+    dot = np.sum(T_hat * P, axis=-1, keepdims=True)
+    R = np.where(by_norm, R, 0)  # 0 * inf is avoided for zero rows: they take the other branch
+    dP = np.where(by_norm, -R * T_hat + R**3 * dot * P, -T_hat / config.epsilon())
+    return values, dP
+
+
+def cosine_similarity(y_true, y_pred, axis: int = -1) -> np.ndarray:
+    """Per-sample -sum(l2_normalize(y_true) * l2_normalize(y_pred)), as
+    `keras.losses.cosine_similarity` (-1 for the same direction, 0 orthogonal or a zero row)."""
+    check_axis(axis, "cosine_similarity")
+    return cosine_similarity_rows(*as_pair(y_true, y_pred))[0]
+
+
+def categorical_hinge_rows(T: np.ndarray, P: np.ndarray):
+    """Per-sample max(neg - pos + 1, 0) with pos = sum(T P), neg = max((1 - T) P), and its
+    derivative: where neg - pos + 1 >= 0, -T plus (1 - T) shared equally among the entries
+    that reach the max (TensorFlow's reduce_max gradient), else 0."""
+    pos = np.sum(T * P, axis=-1)
+    Q = (1.0 - T) * P
+    neg = np.max(Q, axis=-1)
+    M = neg - pos + 1.0
+    at_max = (Q == neg[..., None]).astype(P.dtype)
+    dneg = at_max / at_max.sum(axis=-1, keepdims=True) * (1.0 - T)
+    dP = np.where((M >= 0)[..., None], dneg - T, 0.0)
+    return np.maximum(M, 0.0), dP
+
+
+def categorical_hinge(y_true, y_pred) -> np.ndarray:
+    """Per-sample categorical hinge, as `keras.losses.categorical_hinge` (one-hot y_true)."""
+    T, P = as_pair(y_true, y_pred, squeeze=False)
+    return categorical_hinge_rows(T, P)[0]

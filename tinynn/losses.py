@@ -21,14 +21,30 @@ from tinynn.loss_functions import (  # noqa: F401 (re-exported: keras.losses has
     as_pair,
     binary_crossentropy,
     categorical_crossentropy,
+    categorical_hinge,
+    categorical_hinge_rows,
     check_axis,
     clip,
+    cosine_similarity,
+    cosine_similarity_rows,
+    hinge,
+    hinge_terms,
     huber,
     huber_terms,
     inside_clip,
+    kl_divergence,
+    kl_divergence_terms,
+    log_cosh,
+    log_cosh_terms,
     log_softmax,
     mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_absolute_percentage_error_terms,
     mean_squared_error,
+    mean_squared_logarithmic_error,
+    mean_squared_logarithmic_error_terms,
+    poisson,
+    poisson_terms,
     probs_cross_entropy,
     probs_cross_entropy_backward,
     sigmoid_cross_entropy,
@@ -36,6 +52,8 @@ from tinynn.loss_functions import (  # noqa: F401 (re-exported: keras.losses has
     softmax_cross_entropy,
     softmax_cross_entropy_backward,
     sparse_categorical_crossentropy,
+    squared_hinge,
+    squared_hinge_terms,
     squeeze_or_expand_to_same_rank,
 )
 
@@ -170,9 +188,12 @@ class Loss:
 
 
 class _Regression(Loss):
-    """Losses elementwise in e = y_pred - y_true, averaged over the last axis per sample."""
+    """Losses that are a term per entry (`_per_sample(T, P)` gives the terms and their
+    derivatives d term / d P), averaged over the last axis per sample (summed when
+    `_over_outputs` is "sum")."""
 
     sparse_labels = False
+    _over_outputs = "mean"
 
     def _per_sample(self, T, P):
         raise NotImplementedError
@@ -180,13 +201,36 @@ class _Regression(Loss):
     def call(self, y_true, y_pred) -> np.ndarray:
         """Per-sample losses, shape (N,)."""
         T, P = as_pair(y_true, y_pred)
-        return np.mean(self._per_sample(T, P)[0], axis=-1)
+        terms = self._per_sample(T, P)[0]
+        return np.sum(terms, axis=-1) if self._over_outputs == "sum" else np.mean(terms, axis=-1)
 
     def gradient(self, y_true, y_pred) -> np.ndarray:
-        """d mean-loss / d y_pred: the elementwise derivative / (k N), in y_pred's shape."""
+        """d mean-loss / d y_pred: the elementwise derivative / (k N) (/ N when summed), in
+        y_pred's shape."""
         T, P = as_pair(y_true, y_pred)
         D = self._per_sample(T, P)[1]
-        return (D / (P.size if P.ndim else 1)).reshape(np.shape(y_pred)).astype(P.dtype)
+        n = P.size if self._over_outputs == "mean" else np.prod(P.shape[:-1])
+        return (D / (n if P.ndim else 1)).reshape(np.shape(y_pred)).astype(P.dtype)
+
+
+class _RowLoss(Loss):
+    """Losses of a whole row of outputs at once: `_rows(T, P)` gives the per-sample values and
+    d value_i / d P_i, row by row."""
+
+    sparse_labels = False
+
+    def _rows(self, T, P):
+        raise NotImplementedError
+
+    def call(self, y_true, y_pred) -> np.ndarray:
+        return self._rows(*as_pair(y_true, y_pred))[0]
+
+    def gradient(self, y_true, y_pred) -> np.ndarray:
+        """d mean-loss / d y_pred = the rows' derivatives / N."""
+        T, P = as_pair(y_true, y_pred)
+        dP = self._rows(T, P)[1]
+        n = np.prod(P.shape[:-1]) if P.ndim > 1 else 1
+        return (dP / n).reshape(np.shape(y_pred)).astype(P.dtype)
 
 
 class MeanSquaredError(_Regression):
@@ -251,6 +295,190 @@ class Huber(_Regression):
 
     def _per_sample(self, T, P):
         return huber_terms(P - T, self.delta)
+
+
+class MeanAbsolutePercentageError(_Regression):
+    """`keras.losses.MeanAbsolutePercentageError` ("mape"): the error as a percentage of the
+    target.
+
+    Forward:  l_i = (100/k) sum_j |T_ij - P_ij| / max(|T_ij|, eps);  L = mean_i l_i.
+    Backward: dP = 100 sign(P - T) / max(|T|, eps) / (k N).
+    A target near 0 makes the loss huge (the eps floor keeps it finite).
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "mean_absolute_percentage_error".
+    """
+
+    def __init__(self, reduction="sum_over_batch_size",
+                 name: str = "mean_absolute_percentage_error"):
+        super().__init__(name, reduction)
+
+    def _per_sample(self, T, P):
+        return mean_absolute_percentage_error_terms(T, P)
+
+
+class MeanSquaredLogarithmicError(_Regression):
+    """`keras.losses.MeanSquaredLogarithmicError` ("msle"): the squared error of log(1 + y),
+    for positive targets spanning orders of magnitude.
+
+    Forward:  d_ij = log(max(P_ij, eps) + 1) - log(max(T_ij, eps) + 1);
+              l_i = (1/k) sum_j d_ij**2;  L = mean_i l_i   (eps a float32 1e-7, as Keras).
+    Backward: dP = 2 d / (max(P, eps) + 1) / (k N) where P >= eps, else 0.
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "mean_squared_logarithmic_error".
+    """
+
+    def __init__(self, reduction="sum_over_batch_size",
+                 name: str = "mean_squared_logarithmic_error"):
+        super().__init__(name, reduction)
+
+    def _per_sample(self, T, P):
+        return mean_squared_logarithmic_error_terms(T, P)
+
+
+class LogCosh(_Regression):
+    """`keras.losses.LogCosh`: about e**2 / 2 for small errors e = P - T, |e| - log 2 for large
+    ones (like Huber, but smooth everywhere).
+
+    Forward:  l_i = (1/k) sum_j log cosh(e_ij), as e + softplus(-2 e) - log 2;  L = mean_i l_i.
+    Backward: dP = tanh(e) / (k N).
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "log_cosh".
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name: str = "log_cosh"):
+        super().__init__(name, reduction)
+
+    def _per_sample(self, T, P):
+        return log_cosh_terms(T, P)
+
+
+class Poisson(_Regression):
+    """`keras.losses.Poisson`: the negative log-likelihood of counts T under a Poisson rate P
+    (up to a term constant in P).
+
+    Forward:  l_i = (1/k) sum_j (P_ij - T_ij log(P_ij + eps));  L = mean_i l_i.
+    Backward: dP = (1 - T / (P + eps)) / (k N).
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "poisson".
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name: str = "poisson"):
+        super().__init__(name, reduction)
+
+    def _per_sample(self, T, P):
+        return poisson_terms(T, P)
+
+
+class KLDivergence(_Regression):
+    """`keras.losses.KLDivergence` ("kld"): KL(T || P) of two distributions over the last axis.
+
+    Forward:  T', P' = clip(T, eps, 1), clip(P, eps, 1);
+              l_i = sum_j T'_ij log(T'_ij / P'_ij)  (a sum over the k outputs, not a mean);
+              L = mean_i l_i.
+    Backward: dP = -T' / P' / N where eps <= P <= 1, else 0.
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "kl_divergence".
+    """
+
+    _over_outputs = "sum"
+
+    def __init__(self, reduction="sum_over_batch_size", name: str = "kl_divergence"):
+        super().__init__(name, reduction)
+
+    def _per_sample(self, T, P):
+        return kl_divergence_terms(T, P)
+
+
+class Hinge(_Regression):
+    """`keras.losses.Hinge`: the SVM's loss for targets -1/1 (a batch of 0/1 targets is
+    turned into -1/1 first, as Keras does).
+
+    Forward:  t = 2 T - 1 if every target is 0 or 1, else T;
+              l_i = (1/k) sum_j max(1 - t_ij P_ij, 0);  L = mean_i l_i.
+    Backward: dP = -t / (k N) where 1 - t P >= 0, else 0.
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "hinge".
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name: str = "hinge"):
+        super().__init__(name, reduction)
+
+    def _per_sample(self, T, P):
+        return hinge_terms(T, P)
+
+
+class SquaredHinge(_Regression):
+    """`keras.losses.SquaredHinge`: the hinge loss squared (targets as in `Hinge`).
+
+    Forward:  l_i = (1/k) sum_j max(1 - t_ij P_ij, 0)**2;  L = mean_i l_i.
+    Backward: dP = -2 t max(1 - t P, 0) / (k N).
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "squared_hinge".
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name: str = "squared_hinge"):
+        super().__init__(name, reduction)
+
+    def _per_sample(self, T, P):
+        return squared_hinge_terms(T, P)
+
+
+class CategoricalHinge(_RowLoss):
+    """`keras.losses.CategoricalHinge`: a multi-class hinge for one-hot targets T.
+
+    Forward:  pos_i = sum_j T_ij P_ij,  neg_i = max_j (1 - T_ij) P_ij;
+              l_i = max(neg_i - pos_i + 1, 0);  L = mean_i l_i.
+    Backward: where neg - pos + 1 >= 0: dP = (-T + (1 - T) [j at the max] / #ties) / N.
+
+    Args:
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "categorical_hinge".
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name: str = "categorical_hinge"):
+        super().__init__(name, reduction)
+
+    def _rows(self, T, P):
+        return categorical_hinge_rows(T, P)
+
+
+class CosineSimilarity(_RowLoss):
+    """`keras.losses.CosineSimilarity`: minus the cosine of the angle between each target row
+    and prediction row (-1 when they point the same way; 0 for orthogonal or zero rows).
+
+    Forward:  t_hat = T / |T|, p_hat = P / |P| (norms floored at eps);
+              l_i = -sum_j t_hat_ij p_hat_ij;  L = mean_i l_i.
+    Backward: with r = 1 / |p|:  dp = (-r t_hat + r**3 (t_hat . p) p) / N.
+    (Keras's config of this loss does not keep `axis`; tinynn takes the last axis only.)
+
+    Args:
+        axis: only -1. Defaults to -1.
+        reduction: Defaults to "sum_over_batch_size".
+        name: Defaults to "cosine_similarity".
+    """
+
+    def __init__(self, axis: int = -1, reduction="sum_over_batch_size",
+                 name: str = "cosine_similarity"):
+        check_axis(axis, "CosineSimilarity")
+        super().__init__(name, reduction)
+        self.axis = axis
+
+    def _rows(self, T, P):
+        return cosine_similarity_rows(T, P)
 
 
 class BinaryCrossentropy(Loss):
@@ -406,14 +634,25 @@ _LOSSES = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "huber": Huber,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError,
+    "log_cosh": LogCosh, "poisson": Poisson, "kl_divergence": KLDivergence, "kld": KLDivergence,
+    "hinge": Hinge, "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
+    "cosine_similarity": CosineSimilarity,
 }
-_LOSSES.update({name.upper(): cls for name, cls in list(_LOSSES.items()) if len(name) == 3})
+_LOSSES.update({name.upper(): cls for name, cls in list(_LOSSES.items()) if len(name) <= 4})
 _LOSSES.update({cls.__name__: cls for cls in set(_LOSSES.values())})
 _FUNCTIONS = {binary_crossentropy: BinaryCrossentropy,
               categorical_crossentropy: CategoricalCrossentropy,
               sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
               mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
-              huber: Huber}
+              huber: Huber, mean_absolute_percentage_error: MeanAbsolutePercentageError,
+              mean_squared_logarithmic_error: MeanSquaredLogarithmicError, log_cosh: LogCosh,
+              poisson: Poisson, kl_divergence: KLDivergence, hinge: Hinge,
+              squared_hinge: SquaredHinge, categorical_hinge: CategoricalHinge,
+              cosine_similarity: CosineSimilarity}
 
 
 def get(identifier) -> Loss:

@@ -15,9 +15,17 @@ import inspect
 from tinynn.loss_functions import (  # keras.metrics has these functions too
     binary_crossentropy,
     categorical_crossentropy,
+    categorical_hinge,
+    hinge,
+    kl_divergence,
+    log_cosh,
     mean_absolute_error,
+    mean_absolute_percentage_error,
     mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
     sparse_categorical_crossentropy,
+    squared_hinge,
 )
 from tinynn.metrics.base import Mean, Metric, Sum, snake_case
 from tinynn.metrics.confusion import (
@@ -35,17 +43,28 @@ from tinynn.metrics.mean_metrics import (
     BinaryCrossentropy,
     CategoricalAccuracy,
     CategoricalCrossentropy,
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    KLDivergence,
+    LogCoshError,
     MeanAbsoluteError,
+    MeanAbsolutePercentageError,
     MeanMetricWrapper,
     MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    R2Score,
     RootMeanSquaredError,
     SparseCategoricalAccuracy,
     SparseCategoricalCrossentropy,
     SparseTopKCategoricalAccuracy,
+    SquaredHinge,
     TopKCategoricalAccuracy,
     accuracy,
     binary_accuracy,
     categorical_accuracy,
+    cosine_similarity,
     sparse_categorical_accuracy,
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
@@ -53,14 +72,18 @@ from tinynn.metrics.mean_metrics import (
 
 __all__ = [
     "AUC", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy", "CategoricalAccuracy",
-    "CategoricalCrossentropy", "FalseNegatives", "FalsePositives", "Mean", "MeanAbsoluteError",
-    "MeanMetricWrapper", "MeanSquaredError", "Metric", "Precision", "Recall",
+    "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "FalseNegatives",
+    "FalsePositives", "Hinge", "KLDivergence", "LogCoshError", "Mean", "MeanAbsoluteError",
+    "MeanAbsolutePercentageError", "MeanMetricWrapper", "MeanSquaredError",
+    "MeanSquaredLogarithmicError", "Metric", "Poisson", "Precision", "R2Score", "Recall",
     "RootMeanSquaredError", "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy",
-    "SparseTopKCategoricalAccuracy", "Sum", "TopKCategoricalAccuracy", "TrueNegatives",
-    "TruePositives", "accuracy", "binary_accuracy", "binary_crossentropy",
-    "categorical_accuracy", "categorical_crossentropy", "check", "for_compile", "get",
-    "mean_absolute_error", "mean_squared_error", "sparse_categorical_accuracy",
-    "sparse_categorical_crossentropy", "sparse_top_k_categorical_accuracy",
+    "SparseTopKCategoricalAccuracy", "SquaredHinge", "Sum", "TopKCategoricalAccuracy",
+    "TrueNegatives", "TruePositives", "accuracy", "binary_accuracy", "binary_crossentropy",
+    "categorical_accuracy", "categorical_crossentropy", "categorical_hinge", "check",
+    "cosine_similarity", "for_compile", "get", "hinge", "kl_divergence", "log_cosh",
+    "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "poisson", "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy", "sparse_top_k_categorical_accuracy", "squared_hinge",
     "top_k_categorical_accuracy",
 ]
 
@@ -68,12 +91,16 @@ _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
             TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError,
             MeanAbsoluteError, RootMeanSquaredError, BinaryCrossentropy, CategoricalCrossentropy,
             SparseCategoricalCrossentropy, TruePositives, FalsePositives, TrueNegatives,
-            FalseNegatives, Precision, Recall, AUC]
+            FalseNegatives, Precision, Recall, AUC, MeanAbsolutePercentageError,
+            MeanSquaredLogarithmicError, LogCoshError, Poisson, KLDivergence, Hinge,
+            SquaredHinge, CategoricalHinge, CosineSimilarity, R2Score]
 # Keras's table: class names, their snake_case, and the short aliases.
 _METRICS = {cls.__name__: cls for cls in _CLASSES}
 _METRICS.update({snake_case(cls.__name__): cls for cls in _CLASSES})
 _METRICS.update({"bce": BinaryCrossentropy, "BCE": BinaryCrossentropy, "mse": MeanSquaredError,
-                 "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError})
+                 "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+                 "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+                 "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError})
 _ACCURACY = ("accuracy", "acc")
 
 

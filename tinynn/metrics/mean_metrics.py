@@ -5,11 +5,13 @@ class averaging it over the samples seen (`MeanMetricWrapper`), as `keras.metric
 Targets (N,) and predictions (N, 1) are matched as Keras matches them (y_true becomes (N, 1)).
 """
 
+import warnings
+
 import numpy as np
 
 from tinynn import losses
 from tinynn.loss_functions import squeeze_or_expand_to_same_rank
-from tinynn.metrics.base import Mean, snake_case
+from tinynn.metrics.base import Mean, Metric, snake_case
 
 # ----- per-sample functions ---------------------------------------------------------------------
 
@@ -250,6 +252,212 @@ class RootMeanSquaredError(Mean):
         return float(np.sqrt(super().result()))
 
 
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    """The mean over samples of 100 mean(|y_true - y_pred| / max(|y_true|, eps), axis=-1).
+
+    Args:
+        name: Defaults to "mean_absolute_percentage_error".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "mean_absolute_percentage_error", dtype=None):
+        super().__init__(losses.mean_absolute_percentage_error, name, dtype)
+
+
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    """The mean over samples of mean((log(y_pred + 1) - log(y_true + 1))**2, axis=-1).
+
+    Args:
+        name: Defaults to "mean_squared_logarithmic_error".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "mean_squared_logarithmic_error", dtype=None):
+        super().__init__(losses.mean_squared_logarithmic_error, name, dtype)
+
+
+class LogCoshError(MeanMetricWrapper):
+    """The mean over samples of mean(log(cosh(y_pred - y_true)), axis=-1).
+
+    Args:
+        name: Defaults to "logcosh".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "logcosh", dtype=None):
+        super().__init__(losses.log_cosh, name, dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    """The mean over samples of mean(y_pred - y_true log(y_pred + eps), axis=-1).
+
+    Args:
+        name: Defaults to "poisson".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "poisson", dtype=None):
+        super().__init__(losses.poisson, name, dtype)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """The mean over samples of sum(y_true log(y_true / y_pred), axis=-1), both clipped to
+    [eps, 1].
+
+    Args:
+        name: Defaults to "kl_divergence".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "kl_divergence", dtype=None):
+        super().__init__(losses.kl_divergence, name, dtype)
+
+
+class Hinge(MeanMetricWrapper):
+    """The mean hinge loss, mean(max(1 - t y_pred, 0), axis=-1), a batch of 0/1 targets
+    turned into t = -1/1.
+
+    Args:
+        name: Defaults to "hinge".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "hinge", dtype=None):
+        super().__init__(losses.hinge, name, dtype)
+
+
+class SquaredHinge(MeanMetricWrapper):
+    """The mean squared hinge loss, mean(max(1 - t y_pred, 0)**2, axis=-1).
+
+    Args:
+        name: Defaults to "squared_hinge".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "squared_hinge", dtype=None):
+        super().__init__(losses.squared_hinge, name, dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    """The mean categorical hinge loss, max(max((1 - T) P) - sum(T P) + 1, 0), one-hot T.
+
+    Args:
+        name: Defaults to "categorical_hinge".
+        dtype: Defaults to None.
+    """
+
+    def __init__(self, name: str = "categorical_hinge", dtype=None):
+        super().__init__(losses.categorical_hinge, name, dtype)
+
+
+class R2Score(Metric):
+    """The coefficient of determination R^2 = 1 - SS_res / SS_tot of each output column, over
+    every sample seen (state: weighted sums, not a mean of batch scores), as Keras's R2Score.
+
+    Per output j, with weights w (default 1):
+        SS_res_j = sum_i w_i (T_ij - P_ij)**2
+        SS_tot_j = sum_i w_i T_ij**2 - (sum_i w_i T_ij)**2 / sum_i w_i
+        R2_j = 1 - SS_res_j / SS_tot_j   (0 where that is infinite: a constant target)
+    then aggregated: "uniform_average" (the mean over j), "variance_weighted_average"
+    (weighted by SS_tot_j) or None (the per-output scores). With `num_regressors` p > 0 the
+    adjusted score 1 - (1 - R2)(n - 1) / (n - p - 1), n counting every entry of y_true seen
+    (N k, as Keras counts), unless p >= n - 1 (a warning, then the plain score).
+
+    Args:
+        class_aggregation: "uniform_average", "variance_weighted_average" or None. Defaults
+            to "uniform_average".
+        num_regressors: p, the model's independent variables, for the adjusted score.
+            Defaults to 0.
+        name: Defaults to "r2_score".
+        dtype: Defaults to None.
+    """
+
+    AGGREGATIONS = (None, "uniform_average", "variance_weighted_average")
+
+    def __init__(self, class_aggregation="uniform_average", num_regressors: int = 0,
+                 name: str = "r2_score", dtype=None):
+        if class_aggregation not in self.AGGREGATIONS:
+            raise ValueError(f"Invalid value for argument `class_aggregation`. Expected one of "
+                             f"{self.AGGREGATIONS}. Received: class_aggregation="
+                             f"{class_aggregation}")
+        if num_regressors < 0:
+            raise ValueError("Invalid value for argument `num_regressors`. Expected a value "
+                             f">= 0. Received: num_regressors={num_regressors}")
+        super().__init__(name, dtype)
+        self.class_aggregation, self.num_regressors = class_aggregation, num_regressors
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.sum = self.squared_sum = self.residual = self.count = 0.0  # arrays once updated
+        self.num_samples = 0
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        T, P = _pair(y_true, y_pred)
+        T, P = T.astype(np.float64), P.astype(np.float64)
+        if T.ndim != 2 or P.ndim != 2:
+            raise ValueError("R2Score expects 2D inputs with shape (batch_size, output_dim). "
+                             f"Received input shapes: y_pred.shape={P.shape} and "
+                             f"y_true.shape={T.shape}.")
+        W = np.ones_like(T) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        W = np.broadcast_to(W[:, None] if W.ndim == 1 else W, T.shape)
+        self.sum = self.sum + np.sum(W * T, axis=0)
+        self.squared_sum = self.squared_sum + np.sum(T * W * T, axis=0)
+        self.residual = self.residual + np.sum(np.square(T - P) * W, axis=0)
+        self.count = self.count + np.sum(W, axis=0)
+        self.num_samples += T.size
+
+    def result(self):
+        """The score so far (0.0 before any update: Keras has no state to read then)."""
+        if not self.num_samples:
+            return 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total = self.squared_sum - self.sum * (self.sum / self.count)
+            raw = 1 - self.residual / total
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        if self.class_aggregation == "uniform_average":
+            score = np.mean(raw)
+        elif self.class_aggregation == "variance_weighted_average":
+            score = np.sum(total * raw) / np.sum(total)
+        else:
+            score = raw
+        n, p = self.num_samples, self.num_regressors
+        if p and p > n - 1:
+            warnings.warn("More independent predictors than datapoints in adjusted R2 score. "
+                          "Falling back to standard R2 score.", stacklevel=2)
+        elif p and p == n - 1:
+            warnings.warn("Division by zero in Adjusted R2 score. Falling back to standard R2 "
+                          "score.", stacklevel=2)
+        elif p:
+            score = 1.0 - (1.0 - score) * (n - 1.0) / (n - p - 1.0)
+        return float(score) if np.ndim(score) == 0 else np.asarray(score)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype,
+                "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}
+
+
+def cosine_similarity(y_true, y_pred, axis: int = -1) -> np.ndarray:
+    """Per-sample sum(l2_normalize(y_true) * l2_normalize(y_pred)): +1 for the same direction
+    (`keras.metrics.cosine_similarity`; the loss of that name is its negative)."""
+    return -losses.cosine_similarity(y_true, y_pred, axis)
+
+
+class CosineSimilarity(MeanMetricWrapper):
+    """The mean cosine similarity of target and prediction rows (higher is better).
+
+    Args:
+        name: Defaults to "cosine_similarity".
+        dtype: Defaults to None.
+        axis: only -1. Defaults to -1.
+    """
+
+    def __init__(self, name: str = "cosine_similarity", dtype=None, axis: int = -1):
+        losses.check_axis(axis, "CosineSimilarity")
+        super().__init__(cosine_similarity, name, dtype, axis=axis)
+        self.axis = axis
+
+
 # ----- cross-entropies --------------------------------------------------------------------------
 
 class _CrossentropyMetric(MeanMetricWrapper):
@@ -340,4 +548,6 @@ _FUNCTIONS = {fn.__name__: fn for fn in (
     accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
     top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, losses.mean_squared_error,
     losses.mean_absolute_error, losses.binary_crossentropy, losses.categorical_crossentropy,
-    losses.sparse_categorical_crossentropy, losses.huber)}
+    losses.sparse_categorical_crossentropy, losses.huber, losses.mean_absolute_percentage_error,
+    losses.mean_squared_logarithmic_error, losses.log_cosh, losses.poisson, losses.kl_divergence,
+    losses.hinge, losses.squared_hinge, losses.categorical_hinge, cosine_similarity)}

@@ -1,0 +1,142 @@
+"""The regression, probabilistic and hinge metrics of `keras.metrics` against Keras:
+MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCoshError, Poisson, KLDivergence,
+Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity and R2Score (every class_aggregation,
+num_regressors with its two fallbacks and their warnings, a constant target column), updated
+over several weighted and unweighted batches; then the names and values `fit` logs for them
+by string and by object.
+
+float64 (Keras's state in float64 too): rtol 1e-10 atol 1e-12; R2Score's adjusted score goes
+through Keras's float32 n and p, exact for these integer counts.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import tinynn
+from tinynn import metrics
+
+TOL = dict(rtol=1e-10, atol=1e-12)
+NAMES = ["MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "LogCoshError",
+         "Poisson", "KLDivergence", "Hinge", "SquaredHinge", "CategoricalHinge",
+         "CosineSimilarity"]
+
+
+def batches(name: str, rng, n=(7, 5, 9), k=3):
+    """Three (y_true, y_pred) batches suited to the metric."""
+    out = []
+    for size in n:
+        P = rng.uniform(0.05, 2.0, size=(size, k))
+        if name == "KLDivergence":
+            T = rng.dirichlet(np.ones(k), size=size)
+            P = rng.dirichlet(np.ones(k), size=size)
+        elif name in ("Hinge", "SquaredHinge"):
+            T, P = rng.integers(0, 2, size=(size, k)).astype(float), rng.normal(size=(size, k))
+        elif name == "CategoricalHinge":
+            T, P = np.eye(k)[rng.integers(0, k, size)], rng.normal(size=(size, k))
+        elif name == "Poisson":
+            T = rng.integers(0, 5, size=(size, k)).astype(float)
+        else:
+            T = rng.uniform(0.05, 2.0, size=(size, k)) * rng.choice([-1, 1], size=(size, k)) \
+                if name in ("LogCoshError", "CosineSimilarity") else rng.uniform(0, 2, (size, k))
+        out.append((T, P))
+    return out
+
+
+def run(metric, data, weights):
+    for (T, P), w in zip(data, weights, strict=True):
+        metric.update_state(T, P, sample_weight=w)
+    return np.asarray(metric.result())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_metric_matches_keras(keras, floatx64, name):
+    rng = np.random.default_rng(NAMES.index(name))
+    data = batches(name, rng)
+    for weighted in (False, True):
+        weights = [rng.uniform(0.1, 2, len(T)) if weighted else None for T, _ in data]
+        ours, theirs = getattr(metrics, name)(), getattr(keras.metrics, name)()
+        assert ours.name == theirs.name
+        np.testing.assert_allclose(run(ours, data, weights), run(theirs, data, weights), **TOL,
+                                   err_msg=f"{name} weighted={weighted}")
+        ours.reset_state(), theirs.reset_state()
+        np.testing.assert_allclose(run(ours, data[:1], weights[:1]),
+                                   run(theirs, data[:1], weights[:1]), **TOL,
+                                   err_msg=f"{name} after reset_state")
+    # (N,) targets with (N, 1) predictions, where the metric matches the ranks as Keras does
+    if name not in ("Poisson", "KLDivergence", "Hinge", "SquaredHinge", "CategoricalHinge"):
+        T, P = data[0][0][:, 0], data[0][1][:, :1]
+        np.testing.assert_allclose(getattr(metrics, name)()(T, P),
+                                   getattr(keras.metrics, name)()(T, P), **TOL)
+
+
+R2_CASES = [dict(), dict(class_aggregation=None),
+            dict(class_aggregation="variance_weighted_average"), dict(num_regressors=2),
+            dict(num_regressors=62), dict(num_regressors=63), dict(num_regressors=100)]
+
+
+@pytest.mark.parametrize("options", R2_CASES, ids=str)
+def test_r2_score_matches_keras(keras, floatx64, options):
+    """Two batches of 7 and 14 samples x 3 outputs (n = 63 entries: p = 62 divides by zero,
+    p = 63 and 100 exceed n - 1: both fall back with a warning), weighted and not, and a
+    constant target column (its score is 0, Keras's where(isinf))."""
+    rng = np.random.default_rng(4)
+    T = [rng.normal(size=(7, 3)), rng.normal(size=(14, 3))]
+    P = [t + rng.normal(scale=0.5, size=t.shape) for t in T]
+    for weighted in (False, True):
+        w = [rng.uniform(0.1, 2, len(t)) if weighted else None for t in T]
+        results = []
+        for module in (metrics, keras.metrics):
+            m = module.R2Score(**options)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                results.append((run(m, list(zip(T, P, strict=True)), w),
+                                sorted(str(c.message) for c in caught if "R2" in str(c.message))))
+        (ours, ours_warn), (theirs, theirs_warn) = results
+        np.testing.assert_allclose(ours, theirs, **TOL, err_msg=f"{options} weighted={weighted}")
+        assert ours_warn == theirs_warn
+    constant = [np.column_stack([t[:, :2], np.full(len(t), 1.5)]) for t in T]
+    ours, theirs = metrics.R2Score(class_aggregation=None), keras.metrics.R2Score(
+        class_aggregation=None)
+    data = list(zip(constant, P, strict=True))
+    np.testing.assert_allclose(run(ours, data, [None, None]), run(theirs, data, [None, None]),
+                               **TOL)
+    assert run(metrics.R2Score(class_aggregation=None), data, [None, None])[2] == 0.0
+    theirs_config = keras.metrics.R2Score(**options).get_config()
+    assert metrics.R2Score(**options).get_config() == {**theirs_config, "dtype": None}
+
+
+def test_r2_score_bad_arguments_as_keras(keras):
+    for kwargs in (dict(class_aggregation="median"), dict(num_regressors=-1)):
+        with pytest.raises(ValueError) as theirs:
+            keras.metrics.R2Score(**kwargs)
+        with pytest.raises(ValueError) as ours:
+            metrics.R2Score(**kwargs)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_fit_logs_the_new_metrics_as_keras(keras, floatx64):
+    """A regression model compiled with the new metrics by name and as objects: History keys
+    and values equal after 2 epochs with validation."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 4))
+    y = np.abs(x @ rng.normal(size=(4, 2))) + 0.2
+    chosen = ["mape", "msle", "MAPE", "mean_squared_logarithmic_error", "poisson",
+              "cosine_similarity", "log_cosh_error", "r2_score"]
+    keras.utils.set_random_seed(0)
+    k_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="tanh"),
+                                keras.layers.Dense(2, activation="softplus")])
+    t_model = tinynn.models.from_keras(k_model)  # the same weights, before either trains
+    histories = []
+    for module, model in ((keras, k_model), (tinynn, t_model)):
+        objects = [module.metrics.R2Score(class_aggregation="variance_weighted_average"),
+                   module.metrics.LogCoshError(name="lc"), module.metrics.KLDivergence()]
+        model.compile(optimizer=module.optimizers.SGD(0.05), loss="mse",
+                      metrics=chosen + objects)
+        histories.append(model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+                                   validation_split=0.25).history)
+    k_hist, t_hist = histories
+    assert list(t_hist) == list(k_hist)
+    for key in k_hist:
+        np.testing.assert_allclose(t_hist[key], k_hist[key], **TOL, err_msg=key)
