@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from tinynn import config, utils
-from tinynn.validation import as_features, positive_int
+from tinynn.validation import as_array, as_features, positive_int
 
 # Keras's words (EpochIterator._interrupted_warning); it is a UserWarning there too.
 RAN_OUT_OF_DATA = (
@@ -46,7 +46,7 @@ def as_sample_weight(sample_weight, n: int, argument: str = "sample_weight") -> 
     if sample_weight is None:
         return None
     try:
-        w = np.asarray(sample_weight)
+        w = as_array(sample_weight)
     except ValueError as e:  # ragged lists
         raise ValueError(f"{argument} must be an array of numbers, one per sample; converting "
                          f"it failed ({e}).") from None

@@ -8,6 +8,8 @@ import numpy as np
 
 from tinynn import config
 from tinynn.layers import Layer
+from tinynn.validation import as_array
+from tinynn.variables import Variable
 
 __all__ = ["Normalization", "Rescaling"]
 
@@ -63,7 +65,6 @@ class Normalization(Layer):
                                  f"{np.shape(mean)} for axis {self.axis}")
         self.input_mean, self.input_variance = mean, variance
         self.invert = bool(invert)
-        self.mean = self.variance = None  # broadcastable constants, set by build
 
     def build(self, input_shape: tuple) -> None:
         ndim = len(input_shape)
@@ -99,6 +100,23 @@ class Normalization(Layer):
                              f"{value.shape} do not broadcast to the kept axes of shape "
                              f"{tuple(self._broadcast[d] for d in self._keep)}.") from None
 
+    @property
+    def mean(self) -> "Variable | None":
+        """The mean in the inputs' broadcast shape ((1, features) for axis=-1), as Keras's
+        `normalizer.mean` after `build` or `adapt` (`normalizer.mean.numpy()`); None before
+        the layer is built."""
+        return self._statistic(0, "mean")
+
+    @property
+    def variance(self) -> "Variable | None":
+        """The variance, shaped as `mean`."""
+        return self._statistic(1, "variance")
+
+    def _statistic(self, i: int, name: str) -> "Variable | None":
+        if not self.built:
+            return None
+        return Variable.of(self._statistics()[i], self.name, name, trainable=False)
+
     def _statistics(self) -> "tuple[np.ndarray, np.ndarray]":
         if self.input_mean is not None:
             return self._fixed[0], self._fixed[1]
@@ -111,7 +129,7 @@ class Normalization(Layer):
         if self.input_mean is not None:
             raise ValueError(f"Normalization layer '{self.name}' was given mean and variance; "
                              "adapt() computes them instead: create it without them.")
-        batches = [np.asarray(data)] if hasattr(data, "shape") else [np.asarray(b) for b in data]
+        batches = [as_array(data)] if hasattr(data, "shape") else [as_array(b) for b in data]
         if not batches or any(b.dtype.kind not in "biuf" for b in batches):
             raise ValueError(f"Normalization layer '{self.name}' adapt() expected numeric arrays "
                              "(or a non-empty list of batches).")

@@ -4,9 +4,25 @@ a one-feature model) and refuse, with a message naming the argument, what was ex
 was received, anything that would otherwise become a NumPy error deep inside or silent
 garbage."""
 
+import numbers
+
 import numpy as np
 
 from tinynn import config
+
+
+def as_array(data) -> np.ndarray:
+    """`np.asarray(data)`, with what pandas hands over made numeric as Keras makes it: a
+    DataFrame mixing float and bool columns (`pd.get_dummies` gives bools) becomes an array of
+    dtype object holding Python numbers and bools, converted here to float64. An object array
+    holding anything else (strings, None) is returned as it is, for the caller's dtype check
+    to refuse. Ragged lists raise numpy's ValueError."""
+    x = np.asarray(data.to_numpy() if hasattr(data, "to_numpy") and hasattr(data, "dtypes")
+                   else data)
+    if x.dtype == object and x.size and all(isinstance(v, (numbers.Real, np.bool_))
+                                            for v in x.flat):
+        x = x.astype(np.float64)
+    return x
 
 
 def adjust_rank(x: np.ndarray, sample_shape: tuple) -> np.ndarray:
@@ -26,7 +42,7 @@ def as_features(x, argument: str, sample_shape: "tuple | None" = None) -> np.nda
     if x is None:
         raise ValueError(f"{argument} is required: pass a NumPy array of shape (samples, ...).")
     try:
-        x = np.asarray(x)
+        x = as_array(x)
     except ValueError as e:  # ragged nested lists
         raise ValueError(
             f"{argument} must be a rectangular array of numbers; converting it failed ({e}). "
@@ -62,7 +78,7 @@ def as_labels(y, n: int, n_classes: int, argument: str) -> np.ndarray:
     The range is checked on the values as given, before any conversion: a float label of 1e20
     cast to int64 first would wrap around to -9223372036854775808."""
     try:
-        y = np.asarray(y)
+        y = as_array(y)
     except ValueError as e:  # ragged nested lists
         raise ValueError(f"{argument} must be an array of integer labels, one per sample; "
                          f"converting it failed ({e}).") from None
@@ -120,7 +136,7 @@ def as_targets(y, n: int, output_shape: tuple, loss, argument: str) -> np.ndarra
             shape = (n,)
         if len(shape) in (1, 2) and shape[1:] in ((), (1,)):
             return as_labels(y, n, output_shape[-1], argument)
-    y = np.asarray(y)
+    y = as_array(y)
     if y.dtype.kind not in "biuf":
         raise TypeError(f"{argument} must hold numbers, got an array of dtype {y.dtype}.")
     name = getattr(loss, "name", type(loss).__name__)
