@@ -159,3 +159,31 @@ def test_json_configs_travel_both_ways_and_clone_as_keras(keras):
     for clone, original in ((k_clone, k_model), (t_clone, t_model)):  # new weights in both
         assert not np.array_equal(clone.get_weights()[0], original.get_weights()[0])
         assert clone.optimizer is not None and clone.optimizer is not original.optimizer
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum", "schedule", "unbuilt"])
+def test_summary_totals_match_keras(keras, optimizer):
+    """model.summary()'s totals, with Keras's "Optimizer params" line once the optimizer has
+    state (its slots, the step counter and, unless a schedule drives it, the learning rate)."""
+    lines = {}
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 4)), rng.normal(size=(8, 1))
+    keras.utils.set_random_seed(0)
+    for module in (keras, tinynn):
+        opt = {"adam": lambda m: m.optimizers.Adam(),
+               "sgd_momentum": lambda m: m.optimizers.SGD(0.01, momentum=0.9),
+               "schedule": lambda m: m.optimizers.RMSprop(
+                   m.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)),
+               "unbuilt": lambda m: m.optimizers.Adam()}[optimizer](module)
+        model = module.Sequential([module.Input((4,)), module.layers.Dense(6),
+                                   module.layers.BatchNormalization(), module.layers.Dense(1)])
+        model.compile(optimizer=opt, loss="mse")
+        if optimizer != "unbuilt":
+            model.fit(x, y, epochs=1, verbose=0)
+        printed = []
+        model.summary(print_fn=lambda text, *a, **k: printed.append(text))
+        text = "\n".join(printed).replace("\x1b[1m", "").replace("\x1b[0m", "")
+        lines[module.__name__] = [line.strip() for line in text.splitlines()
+                                  if "params:" in line]
+    assert lines["tinynn"] == lines["keras"]
+    assert any("Optimizer params" in line for line in lines["keras"]) == (optimizer != "unbuilt")

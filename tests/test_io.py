@@ -334,6 +334,21 @@ def test_checkpoint_every_n_batches_saves_weights_like_keras(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_checkpoint_creates_its_folder_and_says_when_saved(tmp_path, capsys):
+    """As Keras's ModelCheckpoint (TensorFlow's save-and-load tutorial writes
+    "training_1/cp.weights.h5" into a folder that does not exist yet); verbose prints Keras 3's
+    two lines. model.save_weights itself does not create folders, in Keras either."""
+    model, x, y = make()
+    path = tmp_path / "training_1" / "deeper" / "cp.weights.h5"
+    cb = ModelCheckpoint(path, save_weights_only=True, verbose=1)
+    model.fit(x, y, epochs=1, batch_size=20, verbose=0, callbacks=[cb])
+    assert path.exists()
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"Epoch 1: saving model to {path}", f"Epoch 1: finished saving model to {path}"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        model.save_weights(tmp_path / "missing" / "w.weights.h5")
+
+
 def test_checkpoint_suffixes_and_keras_checkpoints(tmp_path):
     with pytest.raises(ValueError, match="must end in `.weights.h5`"):
         ModelCheckpoint("w.keras", save_weights_only=True)

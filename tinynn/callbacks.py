@@ -1,6 +1,7 @@
 """Callbacks with Keras's protocol. They observe training; to stop it they set
 `model.stop_training = True`. A Keras callback that uses only this protocol ports unchanged."""
 
+import os
 import warnings
 
 import numpy as np
@@ -413,7 +414,12 @@ class ModelCheckpoint(Callback):
                 self.best = current
         elif self.verbose > 0:
             print(f"Epoch {epoch + 1}: saving model to {path}")
+        folder = os.path.dirname(path)
+        if folder:  # Keras creates the checkpoint's folder ("training_1/cp.weights.h5")
+            os.makedirs(folder, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
             self.model.save(path)
+        if self.verbose > 0:
+            print(f"Epoch {epoch + 1}: finished saving model to {path}")  # as Keras 3.15
