@@ -180,8 +180,8 @@ def test_summary_totals_match_keras(keras, optimizer):
         model.compile(optimizer=opt, loss="mse")
         if optimizer != "unbuilt":
             model.fit(x, y, epochs=1, verbose=0)
-        printed = []
-        model.summary(print_fn=lambda text, *a, **k: printed.append(text))
+        printed: list = []
+        model.summary(print_fn=lambda text, *a, _into=printed, **k: _into.append(text))
         text = "\n".join(printed).replace("\x1b[1m", "").replace("\x1b[0m", "")
         lines[module.__name__] = [line.strip() for line in text.splitlines()
                                   if "params:" in line]

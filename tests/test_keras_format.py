@@ -506,7 +506,7 @@ def _layer(spec, i):
      "loss_scale_factor"),
     (lambda s: s["compile_config"]["optimizer"].update(class_name="Ftrl"),
      "the optimizer is a Keras Ftrl, which tinynn does not have"),
-    (lambda s: s["compile_config"].update(loss="hinge"), "Unknown loss 'hinge'"),
+    (lambda s: s["compile_config"].update(loss="dice"), "Unknown loss 'dice'"),
     (lambda s: s["compile_config"].update(metrics={"class_name": "AUC"}), "not a list"),
     (lambda s: s["compile_config"].update(metrics=[{"module": "keras.metrics",
                                                     "class_name": "F1Score", "config": {}}]),

@@ -15,6 +15,7 @@ from tinynn import (
     data_adapter,
     datasets,
     diagnostics,
+    functional,
     graph,
     initializers,
     io,
@@ -34,6 +35,7 @@ from tinynn import (
     utils,
 )
 from tinynn.backend import get_backend, set_backend
+from tinynn.functional import Model
 from tinynn.gradient_check import gradcheck
 from tinynn.layers import Input
 from tinynn.models import Sequential
@@ -45,12 +47,13 @@ for _module in (activation_layers, noise_layers, normalization, preprocessing, r
         setattr(layers, _name, getattr(_module, _name))
 for _name in callbacks_extra.__all__:  # tinynn.callbacks.CSVLogger is keras.callbacks.CSVLogger
     setattr(callbacks, _name, getattr(callbacks_extra, _name))
+models.Model = Model  # keras.models.Model is keras.Model
 del _module, _name
 
 __version__ = "0.1.0"
 __all__ = [
-    "Input", "Sequential", "activations", "callbacks", "config", "constraints", "data_adapter",
-    "datasets", "diagnostics", "get_backend", "gradcheck", "graph", "initializers", "io", "layers",
-    "losses", "metrics", "models", "normalization", "optimizers", "regularizers", "reports",
-    "saving", "set_backend", "tuning", "utils",
+    "Input", "Model", "Sequential", "activations", "callbacks", "config", "constraints",
+    "data_adapter", "datasets", "diagnostics", "get_backend", "functional", "gradcheck", "graph",
+    "initializers", "io", "layers", "losses", "metrics", "models", "normalization", "optimizers",
+    "regularizers", "reports", "saving", "set_backend", "tuning", "utils",
 ]

@@ -248,6 +248,8 @@ class Layer:
                                   "rule, writing self.grads[name] and returning dX.")
 
     def __call__(self, X, training: bool = False) -> np.ndarray:
+        if isinstance(X, (KerasTensor, InputLayer)) or _holds_symbolic(X):
+            return KerasTensor.of(self, X)  # Keras's functional API: y = Dense(8)(inputs)
         X = np.asarray(X)
         if not self.built:
             self.build((None, *X.shape[1:]))
@@ -375,6 +377,16 @@ class InputLayer(Layer):
         super().__init__(name=name or _unique_name("input_layer"), input_shape=shape)
         self.batch_size = batch_size
 
+    @property
+    def shape(self) -> tuple:
+        """(None, *shape), as the KerasTensor `keras.Input` gives: layers called on an Input
+        start a functional model (see KerasTensor)."""
+        return (None, *self.input_shape)
+
+    @property
+    def dtype(self) -> str:
+        return config.floatx()
+
     def get_config(self) -> dict:
         return {"shape": list(self.input_shape), "batch_size": self.batch_size, "name": self.name}
 
@@ -386,6 +398,59 @@ class InputLayer(Layer):
 
     def backward(self, dY):
         return dY
+
+
+class KerasTensor:
+    """What a layer called on `Input(...)` gives, as in Keras's functional API: no values, only
+    the shape of the result and the chain of layers that makes it,
+
+        inputs = Input((784,)); x = Dense(64, activation="relu")(inputs); outputs = Dense(10)(x)
+
+    gives `outputs.chain == (inputs, dense, dense_1)`, which `tinynn.Model(inputs, outputs)`
+    turns into a model. Calling a layer on it builds the layer (its weights exist from then on,
+    as in Keras). Only chains: each tensor comes from one layer applied to one tensor.
+    """
+
+    def __init__(self, shape: tuple, chain: tuple):
+        self.shape, self.chain = tuple(shape), tuple(chain)
+
+    @property
+    def dtype(self) -> str:
+        return config.floatx()
+
+    @classmethod
+    def of(cls, layer: "Layer", x) -> "KerasTensor":
+        """`layer(x)` for a KerasTensor or Input x: built for x's shape, appended to x's chain."""
+        if not isinstance(x, (KerasTensor, InputLayer)):
+            raise ValueError(
+                f"Layer '{layer.name}' was called on {type(x).__name__} holding several tensors: "
+                "tinynn's functional models are chains, one tensor into each layer (layers "
+                "merging several inputs, such as Add or Concatenate, are not in tinynn).")
+        chain = x.chain if isinstance(x, KerasTensor) else (x,)
+        if any(other is layer for other in chain):
+            raise ValueError(f"Layer '{layer.name}' is already in this chain: a tinynn layer can "
+                             "be used once in a model (shared layers are not supported).")
+        if not layer.built:
+            layer.build(x.shape)
+            layer.built = True
+        return cls(layer.compute_output_shape(x.shape), (*chain, layer))
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(
+            "A KerasTensor (the output of a layer called on Input) has no values, and tinynn's "
+            "functional models are chains of layers: there are no tensor operations between "
+            "them. Use a layer instead (Activation, Rescaling, Reshape, ...).")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _refuse
+    __matmul__ = __rmatmul__ = __neg__ = __pow__ = __getitem__ = __array__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, from {self.chain[-1].name}>"
+
+
+def _holds_symbolic(X) -> bool:
+    return isinstance(X, (list, tuple)) and any(isinstance(v, (KerasTensor, InputLayer))
+                                                 for v in X)
 
 
 def Input(shape: tuple, batch_size: "int | None" = None, name: "str | None" = None) -> InputLayer:

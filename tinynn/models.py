@@ -24,7 +24,7 @@ from tinynn import (
 from tinynn.callbacks import CallbackList, History, ProgbarLogger
 from tinynn.compile_utils import CompileMetrics
 from tinynn.data_adapter import EpochIterator
-from tinynn.layers import InputLayer, Layer, _unique_name
+from tinynn.layers import InputLayer, KerasTensor, Layer, _unique_name
 from tinynn.saving import load_model
 from tinynn.summary import summary_table
 from tinynn.validation import as_features as _as_features
@@ -848,7 +848,10 @@ class Sequential(Layer):
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
         """One forward pass over all of x (no batching), as `model(x)` in Keras. Inference
-        (training=False) runs on an inference twin (see `_inference_twin`)."""
+        (training=False) runs on an inference twin (see `_inference_twin`). Called on an
+        `Input` or a KerasTensor, it joins a functional model's chain instead, as a layer."""
+        if isinstance(x, (KerasTensor, InputLayer)):
+            return KerasTensor.of(self, x)
         x = self._inputs(x)
         self._ensure_built(x)
         if training:

@@ -110,7 +110,9 @@ def save_model(model, filepath: "str | os.PathLike", overwrite: bool = True,
         for name, w in zip(layer.weight_names, layer.weights, strict=True):
             add("weight", "weight", w, layer=layer.name, name=name)
     weights = model.weights
-    header = {"model": {"class_name": type(model).__name__, "name": model.name,
+    # a tinynn.Model is saved as the Sequential it is (see tinynn.functional)
+    class_name = getattr(model, "saved_class_name", None) or type(model).__name__
+    header = {"model": {"class_name": class_name, "name": model.name,
                         "input_shape": [int(d) for d in model.input_shape[1:]],
                         "layers": [serialize_keras_object(layer) for layer in model.layers]},
               "dtype": weights[0].dtype.name if weights else config.floatx(),
