@@ -8,6 +8,7 @@ rtol 1e-10 atol 1e-12 (the brief's float64 bound).
 """
 
 import numpy as np
+import pytest
 
 import tinynn
 
@@ -106,3 +107,40 @@ def test_automatic_names_as_keras(keras):
         outputs = module.layers.Dense(2)(inputs)
         names.append([module.Model(inputs, outputs).name for _ in range(2)])
     assert names[0] == names[1] == ["functional", "functional_1"]
+
+
+def keras_functional(keras, residual=False):
+    inputs = keras.Input((5,))
+    x = keras.layers.Dense(4, activation="relu")(inputs)
+    y = keras.layers.Dense(4)(x)
+    if residual:
+        y = keras.layers.Add()([x, y])
+    return keras.Model(inputs, keras.layers.Dense(2)(y))
+
+
+def test_keras_functional_files_load_as_chains(keras, floatx64, tmp_path):
+    """A functional model saved by Keras (.keras, .weights.h5, to_json) opens in tinynn as the
+    Sequential of its chain and predicts the same; tinynn's weights file of the same chain
+    loads into Keras's functional model; a residual (Add) model is refused by name."""
+    x = np.random.default_rng(1).normal(size=(6, 5))
+    keras.utils.set_random_seed(0)
+    k_model = keras_functional(keras)
+    k_model.compile(optimizer="adam", loss="mse")
+    k_model.fit(x, x[:, :2], verbose=0)
+    k_model.save(tmp_path / "f.keras")
+    k_model.save_weights(tmp_path / "f.weights.h5")
+    expected = k_model.predict(x, verbose=0)
+    loaded = tinynn.models.load_model(tmp_path / "f.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, **TOL)
+    assert [type(layer).__name__ for layer in loaded.layers] == ["Dense", "Dense", "Dense"]
+    from_json = tinynn.models.model_from_json(k_model.to_json())
+    from_json.load_weights(tmp_path / "f.weights.h5")
+    np.testing.assert_allclose(from_json.predict(x, verbose=0), expected, **TOL)
+    # back: tinynn's weights into a fresh Keras functional model of the same chain
+    loaded.save_weights(tmp_path / "t.weights.h5")
+    fresh = keras_functional(keras)
+    fresh.load_weights(tmp_path / "t.weights.h5")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), expected, **TOL)
+    keras_functional(keras, residual=True).save(tmp_path / "residual.keras")
+    with pytest.raises(tinynn.io.ModelFileError, match="not called once on the output of"):
+        tinynn.models.load_model(tmp_path / "residual.keras")

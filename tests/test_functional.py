@@ -162,3 +162,67 @@ def test_a_subclass_is_traced_by_its_first_data_too():
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, verbose=0)
     assert model.built and model.input_shape == (None, 6) and len(model.layers) == 3
+
+
+def chain_spec() -> dict:
+    """Keras's config.json of Input((5,)) -> Dense(4) -> Dense(2), as Keras 3 writes it."""
+    def tensor(name, n):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": [None, n], "dtype": "float32", "keras_history": [name, 0, 0]}}
+
+    dense = {"name": "dense", "units": 4, "activation": "relu"}
+    return {"class_name": "Functional", "config": {
+        "name": "functional", "trainable": True,
+        "layers": [
+            {"module": "keras.layers", "class_name": "InputLayer", "name": "input_layer",
+             "inbound_nodes": [],
+             "config": {"batch_shape": [None, 5], "dtype": "float32", "name": "input_layer"}},
+            {"module": "keras.layers", "class_name": "Dense", "name": "dense", "config": dense,
+             "inbound_nodes": [{"args": [tensor("input_layer", 5)], "kwargs": {}}]},
+            {"module": "keras.layers", "class_name": "Dense", "name": "dense_1",
+             "config": {"name": "dense_1", "units": 2},
+             "inbound_nodes": [{"args": [tensor("dense", 4)], "kwargs": {}}]}],
+        "input_layers": [["input_layer", 0, 0]], "output_layers": [["dense_1", 0, 0]]}}
+
+
+def test_a_functional_chain_config_reads_as_its_sequential():
+    from tinynn import keras_config
+
+    model, shape = keras_config.model_from_keras(chain_spec())
+    assert shape == (5,) and [layer.units for layer in model.layers] == [4, 2]
+
+
+def _break(spec, how):
+    layers_ = spec["config"]["layers"]
+    if how == "branch":  # dense_1 reads the input, not dense
+        layers_[2]["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = "input_layer"
+    elif how == "two nodes":  # a shared layer
+        layers_[2]["inbound_nodes"].append(layers_[2]["inbound_nodes"][0])
+    elif how == "two args":  # a merge
+        layers_[2]["inbound_nodes"][0]["args"].append(layers_[2]["inbound_nodes"][0]["args"][0])
+    elif how == "mask kwarg":
+        layers_[2]["inbound_nodes"][0]["kwargs"] = {"mask": None}
+    elif how == "two outputs":
+        spec["config"]["output_layers"] = [["dense", 0, 0], ["dense_1", 0, 0]]
+    elif how == "output in the middle":
+        spec["config"]["output_layers"] = [["dense", 0, 0]]
+    elif how == "no input layer":
+        layers_.pop(0)
+    elif how == "garbage nodes":
+        layers_[1]["inbound_nodes"] = "x" * 10
+    elif how == "garbage layers":
+        spec["config"]["layers"] = [1, 2]
+    return spec
+
+
+@pytest.mark.parametrize("how,message", [
+    ("branch", "layer 2 \\('dense_1'\\).*not called once on the output of layer 1"),
+    ("two nodes", "layer 2"), ("two args", "layer 2"), ("mask kwarg", "layer 2"),
+    ("two outputs", "one input and one output"), ("output in the middle", "not its last layer"),
+    ("no input layer", "does not start with an InputLayer"),
+    ("garbage nodes", "layer 1 \\('dense'\\)"), ("garbage layers", "no list of layers")])
+def test_functional_configs_that_are_not_chains_are_refused(how, message):
+    from tinynn import keras_config
+
+    with pytest.raises(ValueError, match=message):
+        keras_config.model_from_keras(_break(chain_spec(), how))

@@ -249,12 +249,63 @@ def model_dtype(spec) -> str:
     return found.pop() if found else "float32"
 
 
+def functional_as_sequential(spec: dict) -> dict:
+    """The Sequential config a Keras functional model's config describes when its graph is a
+    chain: an InputLayer first, each other layer called once on the previous layer's output
+    (`inbound_nodes`: one node, one `__keras_tensor__` argument whose `keras_history` names the
+    previous layer), the model's input the first layer and its output the last. Anything else
+    (branches, merges, shared layers, several inputs or outputs) is a ValueError naming the
+    layer: tinynn's models are chains."""
+    config = spec.get("config")
+    specs = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(specs, list) or not specs or not all(isinstance(x, dict) for x in specs):
+        raise ValueError("the functional model has no list of layers.")
+    names = [str((x.get("config") or {}).get("name", x.get("name"))) for x in specs]
+    if specs[0].get("class_name") != "InputLayer":
+        raise ValueError("the functional model does not start with an InputLayer.")
+
+    def one_ref(value, what):
+        ref = value[0] if isinstance(value, list) and len(value) == 1 and isinstance(
+            value[0], list) else value
+        if not (isinstance(ref, list) and len(ref) == 3 and ref[1:] == [0, 0]):
+            raise ValueError(f"the functional model's {what} {str(value)[:80]} is not one "
+                             "tensor: tinynn's models have one input and one output.")
+        return ref[0]
+
+    if one_ref(config.get("input_layers"), "input") != names[0]:
+        raise ValueError("the functional model's input is not its first layer.")
+    if one_ref(config.get("output_layers"), "output") != names[-1]:
+        raise ValueError("the functional model's output is not its last layer: tinynn reads "
+                         "chains of layers only.")
+    chain = [dict(specs[0])]
+    for i in range(1, len(specs)):
+        nodes = specs[i].get("inbound_nodes")
+        node = nodes[0] if isinstance(nodes, list) and len(nodes) == 1 else None
+        args = node.get("args") if isinstance(node, dict) else None
+        tensor = args[0] if isinstance(args, list) and len(args) == 1 else None
+        history = (tensor.get("config") or {}).get("keras_history") if isinstance(
+            tensor, dict) and tensor.get("class_name") == "__keras_tensor__" else None
+        kwargs = node.get("kwargs") if isinstance(node, dict) else None
+        if history != [names[i - 1], 0, 0] or not isinstance(kwargs, dict) or set(kwargs) - {
+                "training"}:
+            raise ValueError(f"layer {i} ('{names[i]}') of the functional model is not called "
+                             f"once on the output of layer {i - 1} ('{names[i - 1]}'): tinynn "
+                             "reads functional models that are chains of layers only.")
+        chain.append({k: v for k, v in specs[i].items() if k != "inbound_nodes"})
+    return {**spec, "class_name": "Sequential",
+            "config": {"name": config.get("name", "functional"),
+                       "trainable": config.get("trainable", True), "layers": chain}}
+
+
 def model_from_keras(spec, custom_objects=None):
     """An unbuilt tinynn Sequential and its input shape, from Keras's `config.json` (call it in
-    `config.floatx_scope(model_dtype(spec))`)."""
+    `config.floatx_scope(model_dtype(spec))`); a functional model that is a chain of layers
+    is read as the Sequential it is (`functional_as_sequential`)."""
+    if spec.get("class_name") == "Functional":
+        spec = functional_as_sequential(spec)
     if spec.get("class_name") != "Sequential":
         raise ValueError(f"it holds a Keras {str(spec.get('class_name'))[:50]!r} model; tinynn "
-                         "reads Sequential models only.")
+                         "reads Sequential models, and functional models that are chains.")
     config = spec["config"]
     if config.get("trainable", True) is not True:
         raise ValueError("the model is saved with trainable=False, which tinynn's Sequential "

@@ -380,6 +380,14 @@ def _read(group, name: str, shape: tuple, kinds: str, path, where: str) -> np.nd
                      ) from e
 
 
+def _holds_nothing(item) -> bool:
+    """Whether an HDF5 item is a layer group without weights (`<name>/vars`, empty), as Keras
+    writes a functional model's InputLayer."""
+    group = _h5py().Group
+    return (isinstance(item, group) and set(item.keys()) <= {"vars"}
+            and all(isinstance(v, group) and not len(v) for v in item.values()))
+
+
 def _read_layers(f, model, path, strict: bool, skip_mismatch: bool = False) -> None:
     """Set every layer's weights from `layers/<key>/vars`; all are read and checked before any
     is set, so a refused file leaves the model as it was."""
@@ -410,7 +418,8 @@ def _read_layers(f, model, path, strict: bool, skip_mismatch: bool = False) -> N
                           stacklevel=3)
     if strict:
         extra = sorted(set(root.keys()) - set(keys)) if root is not None else []
-        model_vars = _child(f, "vars", h5py.Group, path, "vars")
+        extra = [key for key in extra if not _holds_nothing(root[key])]  # a functional
+        model_vars = _child(f, "vars", h5py.Group, path, "vars")  # model's InputLayer
         if extra or (model_vars is not None and len(model_vars)):
             raise _error(path, f"it holds weights the model does not have: "
                                f"{extra or ['vars']}.")
