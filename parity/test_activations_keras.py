@@ -36,14 +36,16 @@ VARIANTS = [("gelu", {"approximate": True}), ("leaky_relu", {"negative_slope": 0
             ("relu", {"max_value": 1.0, "threshold": 1.0}),
             ("relu", {"negative_slope": 0.1, "threshold": 1.0}), ("relu", {"max_value": 1.0}),
             ("relu", {"max_value": 6}), ("relu", {"threshold": 1.0}),
-            ("relu", {"negative_slope": 0.3, "max_value": 2.5, "threshold": 0.5})]
+            ("relu", {"negative_slope": 0.3, "max_value": 2.5, "threshold": 0.5}),
+            ("celu", {"alpha": 0.5}), ("squareplus", {"b": 1}), ("hard_shrink", {"threshold": 1.0}),
+            ("soft_shrink", {"threshold": 0.25})]
 CASES = [(name, {}) for name in NAMES] + VARIANTS
 F64 = dict(rtol=1e-10, atol=1e-13)
 F32_RTOL, F32_ATOL = 1e-6, 1e-6
 
 
 def grid(name: str, dtype: str) -> np.ndarray:
-    if name == "softmax":  # rows of logits, some extreme
+    if name in ("softmax", "log_softmax"):  # rows of logits, some extreme
         Z = np.random.default_rng(1).normal(scale=5.0, size=(40, 7))
         Z[0], Z[1] = 1000.0 * np.arange(7), -1e4
         return Z.astype(dtype)

@@ -260,6 +260,130 @@ def softmax_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray
     return A * (dA - (dA * A).sum(axis=-1, keepdims=True))
 
 
+# ----- the rest of keras.activations (elementwise unless said otherwise) ----------------------
+
+def celu(Z: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """A = max(Z, 0) + alpha (exp(min(Z, 0) / alpha) - 1): ELU continuously differentiable in
+    alpha (Barron, 2017)."""
+    return np.maximum(Z, 0) + alpha * np.expm1(np.minimum(Z, 0) / alpha)
+
+
+def celu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """dZ = dA ([Z >= 0] + [Z <= 0] exp(min(Z, 0) / alpha)): both branches' derivatives at
+    Z = 0, where TensorFlow's maximum and minimum each pass the gradient (so 2 there)."""
+    return dA * ((Z >= 0) + (Z <= 0) * np.exp(np.minimum(Z, 0) / alpha))
+
+
+def hard_tanh(Z: np.ndarray) -> np.ndarray:
+    """A = clip(Z, -1, 1)."""
+    return np.clip(Z, -1.0, 1.0).astype(Z.dtype, copy=False)
+
+
+def hard_tanh_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dZ = dA where -1 <= Z <= 1 (TensorFlow's clip passes the gradient at its bounds)."""
+    return dA * ((Z >= -1) & (Z <= 1))
+
+
+def hard_shrink(Z: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """A = Z where |Z| > threshold, else 0."""
+    return np.where(np.abs(Z) > threshold, Z, 0).astype(Z.dtype, copy=False)
+
+
+def hard_shrink_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray,
+                         threshold: float = 0.5) -> np.ndarray:
+    """dZ = dA where |Z| > threshold, else 0."""
+    return dA * (np.abs(Z) > threshold)
+
+
+def soft_shrink(Z: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """A = Z - threshold above threshold, Z + threshold below -threshold, 0 between."""
+    return np.where(Z > threshold, Z - threshold,
+                    np.where(Z < -threshold, Z + threshold, 0)).astype(Z.dtype, copy=False)
+
+
+def soft_shrink_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray,
+                         threshold: float = 0.5) -> np.ndarray:
+    """dZ = dA where |Z| > threshold, else 0."""
+    return dA * (np.abs(Z) > threshold)
+
+
+def tanh_shrink(Z: np.ndarray) -> np.ndarray:
+    """A = Z - tanh(Z)."""
+    return Z - np.tanh(Z)
+
+
+def tanh_shrink_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dZ = dA - dA (1 - tanh(Z)**2) (= dA tanh(Z)**2, in TensorFlow's order)."""
+    T = np.tanh(Z)
+    return dA - dA * (1 - T * T)
+
+
+def squareplus(Z: np.ndarray, b: float = 4) -> np.ndarray:
+    """A = (Z + sqrt(Z**2 + b)) / 2: a smooth relu (Barron, 2021)."""
+    return (Z + np.sqrt(np.square(Z) + np.asarray(b, Z.dtype))) / 2
+
+
+def squareplus_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, b: float = 4) -> np.ndarray:
+    """dZ = dA (1 + Z / sqrt(Z**2 + b)) / 2."""
+    return dA * (1 + Z / np.sqrt(np.square(Z) + np.asarray(b, Z.dtype))) / 2
+
+
+def sparse_plus(Z: np.ndarray) -> np.ndarray:
+    """A = 0 for Z <= -1, (Z + 1)**2 / 4 for -1 < Z < 1, Z for Z >= 1."""
+    return np.where(Z <= -1, 0, np.where(Z < 1, np.square(Z + 1) / 4, Z)).astype(Z.dtype,
+                                                                                copy=False)
+
+
+def sparse_plus_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dZ = dA * (0, (Z + 1) / 2, 1) on the three pieces."""
+    return dA * np.where(Z <= -1, 0, np.where(Z < 1, (Z + 1) / 2, 1))
+
+
+def log_sigmoid(Z: np.ndarray) -> np.ndarray:
+    """A = log(sigmoid(Z)) = -softplus(-Z) (no overflow)."""
+    return -softplus(-Z)
+
+
+def log_sigmoid_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dZ = dA * sigmoid(-Z) (= 1 - sigmoid(Z), without cancelling)."""
+    return dA * sigmoid(-Z)
+
+
+def hard_silu(Z: np.ndarray) -> np.ndarray:
+    """A = Z * hard_sigmoid(Z) (also called hard_swish)."""
+    return Z * hard_sigmoid(Z)
+
+
+def hard_silu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dZ = dA (hard_sigmoid(Z) + Z / 6 [-3 < Z < 3]), the product rule."""
+    return dA * hard_sigmoid(Z) + Z * hard_sigmoid_backward(dA, Z, None)
+
+
+def mish(Z: np.ndarray) -> np.ndarray:
+    """A = Z * tanh(softplus(Z)) (Misra, 2019)."""
+    return Z * np.tanh(softplus(Z))
+
+
+def mish_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dZ = dA (t + Z (1 - t**2) sigmoid(Z)), t = tanh(softplus(Z)): the product rule, then
+    the chain rule through tanh and softplus."""
+    T = np.tanh(softplus(Z))
+    return dA * (T + Z * (1 - T * T) * sigmoid(Z))
+
+
+def log_softmax(Z: np.ndarray) -> np.ndarray:
+    """A = Z - log(sum_j exp(Z_j)) over the last axis, shifted by the row max (not
+    elementwise: each output depends on the whole row)."""
+    S = Z - Z.max(axis=-1, keepdims=True)
+    return S - np.log(np.exp(S).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dZ = dA - softmax(Z) rowsum(dA): the Jacobian of log softmax is I - 1 softmax(Z)^T
+    (softmax(Z) = exp(A))."""
+    return dA - np.exp(A) * dA.sum(axis=-1, keepdims=True)
+
+
 _FORWARD_BACKWARD: dict[str, tuple[Callable, Callable]] = {
     "linear": (linear, linear_backward),
     "relu": (relu, relu_backward),
@@ -276,8 +400,20 @@ _FORWARD_BACKWARD: dict[str, tuple[Callable, Callable]] = {
     "softsign": (softsign, softsign_backward),
     "exponential": (exponential, exponential_backward),
     "softmax": (softmax, softmax_backward),
+    "celu": (celu, celu_backward),
+    "hard_tanh": (hard_tanh, hard_tanh_backward),
+    "hard_shrink": (hard_shrink, hard_shrink_backward),
+    "soft_shrink": (soft_shrink, soft_shrink_backward),
+    "tanh_shrink": (tanh_shrink, tanh_shrink_backward),
+    "squareplus": (squareplus, squareplus_backward),
+    "sparse_plus": (sparse_plus, sparse_plus_backward),
+    "log_sigmoid": (log_sigmoid, log_sigmoid_backward),
+    "hard_silu": (hard_silu, hard_silu_backward),
+    "mish": (mish, mish_backward),
+    "log_softmax": (log_softmax, log_softmax_backward),
 }
-_ALIASES = {"swish": "silu"}  # as in Keras: Dense(activation="swish") is saved as "silu"
+# as in Keras: Dense(activation="swish") is saved as "silu", "hard_swish" as "hard_silu"
+_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 
 
 def get(identifier: "str | Callable | None") -> str:
