@@ -50,6 +50,12 @@ def test_every_initializer_has_a_keras_twin_with_the_same_config(keras):
     for cls in I._CLASSES:
         ours = cls()
         theirs = keras_twin(keras, ours)
+        if cls is I.Identity:  # Keras 3.15's Identity.get_config() drops gain (measured)
+            assert theirs.get_config() == {} and ours.get_config() == {"gain": 1.0}
+            np.testing.assert_array_equal(
+                I.Identity(gain=2.5)((3, 4)),
+                keras.initializers.Identity(gain=2.5)((3, 4)).numpy())
+            continue
         assert theirs.get_config() == ours.get_config(), cls.__name__
         # and the lower-case names and string aliases are Keras's
         assert type(keras.initializers.get(I.serialize(ours))).__name__ == cls.__name__

@@ -377,24 +377,47 @@ class Orthogonal(RandomInitializer):
         return {**super().get_config(), "gain": self.gain}
 
 
+class Identity(Initializer):
+    """W = gain * I: ones on the diagonal of a 2-D weight (rectangular allowed), zeros elsewhere.
+
+    Args:
+        gain: Defaults to 1.0. (Keras 3.15's `get_config()` leaves it out, so a Keras file
+            loses it; tinynn's config keeps it.)
+    """
+
+    def __init__(self, gain: float = 1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError("Identity matrix initializer can only be used for 2D matrices. "
+                             f"Received: shape={tuple(shape)} of rank {len(shape)}.")
+        return (self.gain * np.eye(*shape)).astype(_dtype(dtype))
+
+    def get_config(self) -> dict:
+        return {"gain": self.gain}
+
+
 # Keras's lower-case names are the classes themselves: initializers.he_normal(seed=1)
 constant, zeros, ones = Constant, Zeros, Ones
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
-variance_scaling, orthogonal = VarianceScaling, Orthogonal
+variance_scaling, orthogonal, identity = VarianceScaling, Orthogonal, Identity
+OrthogonalInitializer, IdentityInitializer = Orthogonal, Identity  # Keras's other names
 glorot_uniform, glorot_normal, he_normal, he_uniform = (GlorotUniform, GlorotNormal, HeNormal,
                                                         HeUniform)
 lecun_normal, lecun_uniform = LecunNormal, LecunUniform
 
 _CLASSES = [Constant, Zeros, Ones, RandomNormal, RandomUniform, TruncatedNormal,
             VarianceScaling, GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal,
-            LecunUniform, Orthogonal]
+            LecunUniform, Orthogonal, Identity]
 
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
-_ALIASES = {"normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros}
+_ALIASES = {"normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros,
+            "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity}
 
 
 def _class_named(name: str) -> "type | None":
