@@ -150,3 +150,33 @@ def test_noise_layers_match_keras(keras, tf, floatx, report, name):
     critical = 1.95 * math.sqrt(2 / X.size)
     report(f"{name} {floatx}", f"KS {ks:.4f} (critical {critical:.4f})")
     assert ks < critical
+
+
+def test_identity_activity_regularization_and_unit_normalization_train_as_keras(keras,
+                                                                                 floatx64):
+    """3 epochs of SGD through Identity, ActivityRegularization(l1, l2) (its penalty in the
+    logged loss) and UnitNormalization (a row of zeros included, where the factor is capped),
+    Keras's weights copied: History and weights equal (float64 rtol 1e-10)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 5)), rng.normal(size=(40, 2))
+    x[3] = 0.0
+    keras.utils.set_random_seed(0)
+    models = []
+    for module in (keras, tinynn):
+        L = module.layers
+        models.append(module.Sequential([
+            module.Input((5,)), L.Dense(6, activation="tanh"), L.Identity(),
+            L.ActivityRegularization(l1=0.01, l2=0.02), L.Dense(4), L.UnitNormalization(),
+            L.Dense(2)]))
+    k_model, t_model = models
+    t_model.set_weights(k_model.get_weights())
+    histories = []
+    for module, model in ((keras, k_model), (tinynn, t_model)):
+        model.compile(optimizer=module.optimizers.SGD(0.1), loss="mse")
+        histories.append(model.fit(x, y, batch_size=16, epochs=3, shuffle=False,
+                                   verbose=0).history)
+    np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-10)
+    for a, b in zip(t_model.get_weights(), k_model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert t_model.layers[2].get_config() == {
+        k: v for k, v in k_model.layers[2].get_config().items() if k != "dtype"}

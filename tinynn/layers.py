@@ -458,6 +458,52 @@ def Input(shape: tuple, batch_size: "int | None" = None, name: "str | None" = No
     return InputLayer(shape, batch_size=batch_size, name=name)
 
 
+class Identity(Layer):
+    """Y = X, as `keras.layers.Identity` (a placeholder). Backward: dX = dY."""
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def forward(self, X, training=False):
+        return X
+
+    def backward(self, dY):
+        return dY
+
+
+class ActivityRegularization(Layer):
+    """Y = X, adding l1 sum|Y| + l2 sum Y**2 (divided by the batch size, as every activity
+    penalty) to the loss: `keras.layers.ActivityRegularization`, an Identity whose
+    `activity_regularizer` is `L1L2(l1, l2)`.
+
+    Backward: dX = dY plus the penalty's gradient (added by the model, as for any layer's
+    activity penalty).
+
+    Args:
+        l1: Defaults to 0.0.
+        l2: Defaults to 0.0.
+    """
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0, **kwargs):
+        kwargs.pop("activity_regularizer", None)
+        super().__init__(activity_regularizer=regularizers.L1L2(l1=l1, l2=l2), **kwargs)
+        self.l1, self.l2 = l1, l2
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("activity_regularizer", None)  # as Keras: l1 and l2 say it
+        return {**config, "l1": self.l1, "l2": self.l2}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def forward(self, X, training=False):
+        return X
+
+    def backward(self, dY):
+        return dY
+
+
 class Flatten(Layer):
     """Y = X.reshape(N, -1): (N, 28, 28) -> (N, 784). Backward: dX = dY.reshape(X.shape)."""
 

@@ -18,7 +18,7 @@ import numpy as np
 from tinynn import backend, constraints, initializers, regularizers
 from tinynn.layers import Layer, weight_property
 
-__all__ = ["BatchNormalization", "LayerNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization", "UnitNormalization"]
 
 
 def _last_axis(layer: Layer, axis, input_shape: tuple) -> None:
@@ -281,3 +281,53 @@ class LayerNormalization(Layer):
         if "gamma" in self.grads:
             self.grads["gamma"] = dgamma
         return dX.reshape(self._shape)
+
+
+class UnitNormalization(Layer):
+    """Each sample scaled to unit L2 norm along `axis`: Y = X / |X| (no weights), as
+    `keras.layers.UnitNormalization`, which computes X * min(1 / sqrt(sum X**2), 1e12).
+
+    Backward: with r = 1 / |x| per sample, dX = r dY - r**3 (x . dY) x (the Jacobian of x / |x|
+    is r (I - y y^T), y = r x); where the norm is below 1e-12 the factor is the constant 1e12,
+    dX = 1e12 dY.
+
+    Args:
+        axis: the axis (or list of axes) to normalize over. Defaults to -1.
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            axis = list(axis)
+        elif not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise TypeError("Invalid value for `axis` argument: expected an int or a list/tuple "
+                            f"of ints. Received: axis={axis}")
+        self.axis = axis
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def _axes(self, X):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if any(not -X.ndim <= a < X.ndim or a % X.ndim == 0 for a in axes):
+            raise ValueError(f"UnitNormalization layer '{self.name}': axis={self.axis} is not a "
+                             f"feature axis of inputs with {X.ndim} dimensions.")
+        return tuple(a % X.ndim for a in axes)
+
+    def forward(self, X, training=False):
+        axes = self._axes(X)
+        with np.errstate(divide="ignore"):
+            R = 1 / np.sqrt(np.sum(np.square(X), axis=axes, keepdims=True))  # inf at 0
+        cap = X.dtype.type(1e12)
+        self._X, self._by_norm, self._axes_used = X, R <= cap, axes
+        self._R = np.minimum(R, cap)
+        return X * self._R
+
+    def backward(self, dY):
+        X, R = self._X, self._R
+        dot = np.sum(X * dY, axis=self._axes_used, keepdims=True)
+        return np.where(self._by_norm, R * dY - R**3 * dot * X, R * dY).astype(dY.dtype,
+                                                                             copy=False)
