@@ -66,8 +66,9 @@ def test_activation_names_and_functions():
     assert activations.get(activations.tanh) == "tanh"
     assert layers.Dense(2, activation=activations.sigmoid).activation == "sigmoid"
     assert activations.get("swish") == activations.get(activations.swish) == "silu"  # as Keras
-    with pytest.raises(ValueError, match="Known activations: elu, exponential, gelu, .*swish"):
-        activations.get("mish")
+    assert activations.get("hard_swish") == "hard_silu"  # as Keras
+    with pytest.raises(ValueError, match="Known activations: celu, elu, exponential, .*swish"):
+        activations.get("sparsemax")
 
 
 def test_softmax_rows_sum_to_one_even_for_huge_logits():

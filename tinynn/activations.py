@@ -359,6 +359,10 @@ def hard_silu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarr
     return dA * hard_sigmoid(Z) + Z * hard_sigmoid_backward(dA, Z, None)
 
 
+hard_swish = hard_silu  # Keras's other name; activations.get gives "hard_silu"
+hard_swish_backward = hard_silu_backward
+
+
 def mish(Z: np.ndarray) -> np.ndarray:
     """A = Z * tanh(softplus(Z)) (Misra, 2019)."""
     return Z * np.tanh(softplus(Z))
