@@ -140,3 +140,65 @@ def test_fit_logs_the_new_metrics_as_keras(keras, floatx64):
     assert list(t_hist) == list(k_hist)
     for key in k_hist:
         np.testing.assert_allclose(t_hist[key], k_hist[key], **TOL, err_msg=key)
+
+
+F_CASES = [dict(), dict(average="micro"), dict(average="macro"), dict(average="weighted"),
+           dict(threshold=0.4), dict(average="macro", threshold=0.25),
+           dict(beta=2.0, average="weighted"), dict(beta=0.5, threshold=0.6)]
+
+
+@pytest.mark.parametrize("options", F_CASES, ids=str)
+def test_f_scores_match_keras(keras, floatx64, options):
+    """Three batches of one-hot (and multi-label) targets against probability rows, with ties
+    in a row's max and an all-zero row (not a positive under argmax), weighted and not."""
+    rng = np.random.default_rng(7)
+    data = []
+    for size in (9, 6, 11):
+        T = np.eye(4)[rng.integers(0, 4, size)]
+        T[0] = [1, 0, 1, 0]  # multi-label row
+        P = rng.dirichlet(np.ones(4), size=size)
+        P[1] = [0.4, 0.4, 0.1, 0.1]  # a tie for the max
+        P[2] = 0.0
+        data.append((T, P))
+    name = "F1Score" if "beta" not in options else "FBetaScore"
+    for weighted in (False, True):
+        w = [rng.uniform(0.1, 2, len(T)) if weighted else None for T, _ in data]
+        ours, theirs = getattr(metrics, name)(**options), getattr(keras.metrics, name)(**options)
+        np.testing.assert_allclose(run(ours, data, w), run(theirs, data, w), **TOL,
+                                   err_msg=f"{name}{options} weighted={weighted}")
+    assert ours.get_config() == {**theirs.get_config(), "dtype": None}
+
+
+def test_f_score_bad_arguments_as_keras(keras):
+    for kwargs in (dict(average="samples"), dict(beta=1), dict(beta=-1.0), dict(threshold=1),
+                   dict(threshold=1.5)):
+        with pytest.raises(ValueError) as theirs:
+            keras.metrics.FBetaScore(**kwargs)
+        with pytest.raises(ValueError) as ours:
+            metrics.FBetaScore(**kwargs)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_fit_logs_f_scores_as_keras(keras, floatx64):
+    """F1Score with average=None logs one value per class (History holds the arrays), as
+    Keras; the others one number."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 5)), np.eye(3)[rng.integers(0, 3, 40)]
+    keras.utils.set_random_seed(0)
+    k_model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])
+    t_model = tinynn.models.from_keras(k_model)
+    histories = []
+    for module, model in ((keras, k_model), (tinynn, t_model)):
+        model.compile(optimizer=module.optimizers.SGD(0.1), loss="categorical_crossentropy",
+                      metrics=[module.metrics.F1Score(),
+                               module.metrics.F1Score(average="macro", name="f1m"),
+                               module.metrics.FBetaScore(beta=2.0, average="weighted",
+                                                         threshold=0.4)])
+        histories.append(model.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False,
+                                   validation_split=0.25).history)
+    k_hist, t_hist = histories
+    assert list(t_hist) == list(k_hist)
+    for key in k_hist:
+        np.testing.assert_allclose(np.asarray(t_hist[key], np.float64),
+                                   np.asarray(k_hist[key], np.float64), **TOL, err_msg=key)
+    assert np.shape(t_hist["f1_score"]) == (2, 3)

@@ -97,3 +97,19 @@ def test_adjusted_r2_and_its_fallbacks():
     ("CosineSimilarity", metrics.CosineSimilarity), ("kl_divergence", metrics.KLDivergence)])
 def test_metric_names(name, cls):
     assert type(metrics.get(name)) is cls
+
+
+@pytest.mark.parametrize("average", [None, "micro", "macro", "weighted"])
+def test_f1_score_equals_scikit_learn(average):
+    """Argmax predictions of one-hot targets, over two batches: scikit-learn's f1_score on all
+    the samples (to Keras's eps of 1e-7 in the divisions)."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 50)
+    P = rng.dirichlet(np.ones(4), size=50)
+    m = metrics.F1Score(average=average)
+    m.update_state(np.eye(4)[labels[:20]], P[:20])
+    m.update_state(np.eye(4)[labels[20:]], P[20:])
+    np.testing.assert_allclose(m.result(), f1_score(labels, P.argmax(1), average=average),
+                               rtol=1e-5)

@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 
 def _format_time(seconds: float) -> str:
     if seconds >= 3600:
@@ -68,7 +70,9 @@ class Progbar:
         self._last_draw = now
         elapsed = now - self.start
         per_step = elapsed / max(current, 1)
-        metrics = "".join(f" - {k}: {v:.4f}" for k, v in sorted((values or {}).items()))
+        # a metric with one value per class (F1Score(average=None)) shows their mean, as Keras
+        metrics = "".join(f" - {k}: {float(np.mean(v)):.4f}"
+                          for k, v in sorted((values or {}).items()))
         digits = len(str(self.target))
         if self.verbose == 2:
             line = f"{current}/{self.target} - {_format_time(elapsed)} - " \

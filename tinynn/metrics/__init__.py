@@ -37,6 +37,7 @@ from tinynn.metrics.confusion import (
     TrueNegatives,
     TruePositives,
 )
+from tinynn.metrics.f_score import F1Score, FBetaScore
 from tinynn.metrics.mean_metrics import (
     Accuracy,
     BinaryAccuracy,
@@ -72,9 +73,9 @@ from tinynn.metrics.mean_metrics import (
 
 __all__ = [
     "AUC", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy", "CategoricalAccuracy",
-    "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "FalseNegatives",
-    "FalsePositives", "Hinge", "KLDivergence", "LogCoshError", "Mean", "MeanAbsoluteError",
-    "MeanAbsolutePercentageError", "MeanMetricWrapper", "MeanSquaredError",
+    "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "F1Score", "FBetaScore",
+    "FalseNegatives", "FalsePositives", "Hinge", "KLDivergence", "LogCoshError", "Mean",
+    "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanMetricWrapper", "MeanSquaredError",
     "MeanSquaredLogarithmicError", "Metric", "Poisson", "Precision", "R2Score", "Recall",
     "RootMeanSquaredError", "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy", "SquaredHinge", "Sum", "TopKCategoricalAccuracy",
@@ -93,7 +94,7 @@ _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
             SparseCategoricalCrossentropy, TruePositives, FalsePositives, TrueNegatives,
             FalseNegatives, Precision, Recall, AUC, MeanAbsolutePercentageError,
             MeanSquaredLogarithmicError, LogCoshError, Poisson, KLDivergence, Hinge,
-            SquaredHinge, CategoricalHinge, CosineSimilarity, R2Score]
+            SquaredHinge, CategoricalHinge, CosineSimilarity, R2Score, FBetaScore, F1Score]
 # Keras's table: class names, their snake_case, and the short aliases.
 _METRICS = {cls.__name__: cls for cls in _CLASSES}
 _METRICS.update({snake_case(cls.__name__): cls for cls in _CLASSES})
