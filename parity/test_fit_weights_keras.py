@@ -93,19 +93,26 @@ def recorder(base, events: list):
     })()
 
 
-def fit_both(keras, k_model, t_model, x, y, **kwargs):
-    """fit both (no shuffling, silent); returns {framework: (history, events, warnings)}."""
+def run_both(keras, k_model, t_model, method: str, *args, **kwargs) -> dict:
+    """`method` (fit or evaluate) on both, silent, a recorder attached: {framework: (result,
+    events, ran-out-of-data warnings)}."""
     out = {}
     for name, model, base in (("keras", k_model, keras.callbacks.Callback),
                               ("tinynn", t_model, tinynn.callbacks.Callback)):
         events: list = []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            history = model.fit(x, y, shuffle=False, verbose=0,
-                                callbacks=[recorder(base, events)], **kwargs).history
-        out[name] = (history, events, [str(w.message) for w in caught
-                                       if "ran out of data" in str(w.message)])
+            result = getattr(model, method)(*args, verbose=0, callbacks=[recorder(base, events)],
+                                            **kwargs)
+        out[name] = (result, events, [str(w.message) for w in caught
+                                      if "ran out of data" in str(w.message)])
     return out
+
+
+def fit_both(keras, k_model, t_model, x, y, **kwargs):
+    """fit both (no shuffling, silent); returns {framework: (history, events, warnings)}."""
+    runs = run_both(keras, k_model, t_model, "fit", x, y, shuffle=False, **kwargs)
+    return {name: (result.history, *rest) for name, (result, *rest) in runs.items()}
 
 
 def assert_same_run(runs, k_model, t_model, what):
@@ -241,16 +248,7 @@ def test_evaluate_steps_and_batch_size(keras, floatx64):
     for kwargs in (dict(steps=3), dict(steps=3, batch_size=7), dict(steps=9, batch_size=7),
                    dict(batch_size=7), dict(steps=2, sample_weight=w),
                    dict(steps=4, batch_size=6, sample_weight=w)):
-        out = {}
-        for name, model, base in (("keras", k_model, keras.callbacks.Callback),
-                                  ("tinynn", t_model, tinynn.callbacks.Callback)):
-            events: list = []
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                logs = model.evaluate(x, y, verbose=0, return_dict=True,
-                                      callbacks=[recorder(base, events)], **kwargs)
-            out[name] = (logs, events, [str(m.message) for m in caught
-                                        if "ran out of data" in str(m.message)])
+        out = run_both(keras, k_model, t_model, "evaluate", x, y, return_dict=True, **kwargs)
         what = "evaluate(" + ", ".join(f"{k}={v if np.isscalar(v) else 'w'}"
                                        for k, v in kwargs.items()) + ")"
         assert out["tinynn"][1] == out["keras"][1], f"{what}: test batches"

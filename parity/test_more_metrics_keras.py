@@ -107,13 +107,18 @@ def test_r2_score_matches_keras(keras, floatx64, options):
     assert metrics.R2Score(**options).get_config() == {**theirs_config, "dtype": None}
 
 
-def test_r2_score_bad_arguments_as_keras(keras):
-    for kwargs in (dict(class_aggregation="median"), dict(num_regressors=-1)):
+def same_errors(keras, name: str, cases: tuple) -> None:
+    """Each bad argument set raises a ValueError with Keras's message in both."""
+    for kwargs in cases:
         with pytest.raises(ValueError) as theirs:
-            keras.metrics.R2Score(**kwargs)
+            getattr(keras.metrics, name)(**kwargs)
         with pytest.raises(ValueError) as ours:
-            metrics.R2Score(**kwargs)
+            getattr(metrics, name)(**kwargs)
         assert str(ours.value) == str(theirs.value)
+
+
+def test_r2_score_bad_arguments_as_keras(keras):
+    same_errors(keras, "R2Score", (dict(class_aggregation="median"), dict(num_regressors=-1)))
 
 
 def test_fit_logs_the_new_metrics_as_keras(keras, floatx64):
@@ -170,13 +175,8 @@ def test_f_scores_match_keras(keras, floatx64, options):
 
 
 def test_f_score_bad_arguments_as_keras(keras):
-    for kwargs in (dict(average="samples"), dict(beta=1), dict(beta=-1.0), dict(threshold=1),
-                   dict(threshold=1.5)):
-        with pytest.raises(ValueError) as theirs:
-            keras.metrics.FBetaScore(**kwargs)
-        with pytest.raises(ValueError) as ours:
-            metrics.FBetaScore(**kwargs)
-        assert str(ours.value) == str(theirs.value)
+    same_errors(keras, "FBetaScore", (dict(average="samples"), dict(beta=1), dict(beta=-1.0),
+                                      dict(threshold=1), dict(threshold=1.5)))
 
 
 def test_fit_logs_f_scores_as_keras(keras, floatx64):

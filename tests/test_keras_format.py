@@ -491,8 +491,8 @@ def _layer(spec, i):
     (lambda s: _layer(s, 2)["config"].update(units=0), r"layer 2 \('hidden', Dense\) has an "
                                                         "invalid config.*units"),
     (lambda s: _layer(s, 2)["config"].update(fancy=1), "has the argument fancy=1"),
-    (lambda s: _layer(s, 2)["config"].update(activation="mish"), "Known activations"),
-    (lambda s: _layer(s, 2)["config"]["kernel_initializer"].update(class_name="Identity"),
+    (lambda s: _layer(s, 2)["config"].update(activation="sparsemax"), "Known activations"),
+    (lambda s: _layer(s, 2)["config"]["kernel_initializer"].update(class_name="STFT"),
      "nknown initializer"),
     (lambda s: _layer(s, 2)["config"].update(dtype="mixed_float16"), "no mixed precision"),
     (lambda s: _layer(s, 2)["config"].update(dtype="float64"), "different float types"),
@@ -510,8 +510,8 @@ def _layer(spec, i):
     (lambda s: s["compile_config"].update(loss="dice"), "Unknown loss 'dice'"),
     (lambda s: s["compile_config"].update(metrics={"class_name": "AUC"}), "not a list"),
     (lambda s: s["compile_config"].update(metrics=[{"module": "keras.metrics",
-                                                    "class_name": "F1Score", "config": {}}]),
-     "metric 0 is a Keras F1Score, which tinynn does not have"),
+                                                    "class_name": "MeanIoU", "config": {}}]),
+     "metric 0 is a Keras MeanIoU, which tinynn does not have"),
     (lambda s: s["compile_config"].update(metrics=[{
         "module": "keras.metrics", "class_name": "SparseCategoricalCrossentropy",
         "config": {"ignore_class": 0}}]), "ignore_class=0"),

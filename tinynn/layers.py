@@ -364,7 +364,20 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r}>"
 
 
-class InputLayer(Layer):
+class Identity(Layer):
+    """Y = X, as `keras.layers.Identity` (a placeholder). Backward: dX = dY."""
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def forward(self, X, training=False):
+        return X
+
+    def backward(self, dY):
+        return dY
+
+
+class InputLayer(Identity):
     """Declares the shape of one sample; `Input(shape)` makes one. It has no weights.
 
     Forward: Y = X.   Backward: dX = dY.
@@ -389,15 +402,6 @@ class InputLayer(Layer):
 
     def get_config(self) -> dict:
         return {"shape": list(self.input_shape), "batch_size": self.batch_size, "name": self.name}
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def forward(self, X, training=False):
-        return X
-
-    def backward(self, dY):
-        return dY
 
 
 class KerasTensor:
@@ -458,20 +462,7 @@ def Input(shape: tuple, batch_size: "int | None" = None, name: "str | None" = No
     return InputLayer(shape, batch_size=batch_size, name=name)
 
 
-class Identity(Layer):
-    """Y = X, as `keras.layers.Identity` (a placeholder). Backward: dX = dY."""
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def forward(self, X, training=False):
-        return X
-
-    def backward(self, dY):
-        return dY
-
-
-class ActivityRegularization(Layer):
+class ActivityRegularization(Identity):
     """Y = X, adding l1 sum|Y| + l2 sum Y**2 (divided by the batch size, as every activity
     penalty) to the loss: `keras.layers.ActivityRegularization`, an Identity whose
     `activity_regularizer` is `L1L2(l1, l2)`.
@@ -493,15 +484,6 @@ class ActivityRegularization(Layer):
         config = super().get_config()
         config.pop("activity_regularizer", None)  # as Keras: l1 and l2 say it
         return {**config, "l1": self.l1, "l2": self.l2}
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def forward(self, X, training=False):
-        return X
-
-    def backward(self, dY):
-        return dY
 
 
 class Flatten(Layer):
