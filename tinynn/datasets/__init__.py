@@ -1,5 +1,5 @@
 """Datasets, named as in `keras.datasets`."""
 
-from tinynn.datasets import fashion_mnist, mnist
+from tinynn.datasets import boston_housing, fashion_mnist, imdb, mnist, reuters
 
-__all__ = ["fashion_mnist", "mnist"]
+__all__ = ["boston_housing", "fashion_mnist", "imdb", "mnist", "reuters"]

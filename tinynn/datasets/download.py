@@ -115,7 +115,8 @@ def fetch(url: str, limit: int, deadline: float) -> bytes:
 
 
 def download(name: str, folder: Path, mirrors: list[str], limit: int, deadline: float,
-             read: Callable[[Path], T], tried: list[str]) -> "T | None":
+             read: Callable[[Path], T], tried: list[str],
+             source: "str | None" = None) -> "T | None":
     """Download `name` from the first mirror that gives a verified copy, into `folder`.
 
     Each copy is written to a temporary name in `folder`, fsynced, passed to `read` (which
@@ -129,6 +130,8 @@ def download(name: str, folder: Path, mirrors: list[str], limit: int, deadline: 
         deadline: seconds allowed for each mirror's whole transfer.
         read: `read(path)` -> the data, or ValueError.
         tried: each failure is appended here as "where: why".
+        source: the file's name at the mirrors, when it is saved under another `name` (as
+            `keras.datasets.imdb.load_data(path="my.npz")` saves imdb.npz). Defaults to `name`.
 
     Returns:
         `read`'s result for the first good copy, or None when every mirror failed.
@@ -142,14 +145,14 @@ def download(name: str, folder: Path, mirrors: list[str], limit: int, deadline: 
             return None
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(fetch(mirror + name, limit, deadline))
+                out.write(fetch(mirror + (source or name), limit, deadline))
                 out.flush()
                 os.fsync(out.fileno())
             data = read(Path(tmp))
             os.replace(tmp, folder / name)
             return data
         except (OSError, ValueError) as e:
-            tried.append(f"{mirror}{name}: {e}")
+            tried.append(f"{mirror}{source or name}: {e}")
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
