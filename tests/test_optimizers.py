@@ -5,7 +5,6 @@ the saved state."""
 import numpy as np
 import pytest
 
-import tinynn
 from tinynn import optimizers
 
 
@@ -423,20 +422,3 @@ def test_saved_state_resumes_training_exactly(tmp_path, cls, kwargs):
         m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-def test_learning_rate_reads_and_assigns_as_keras_variable():
-    """optimizer.learning_rate is the number, with Keras's Variable methods programs use:
-    .numpy(), .value, .assign(v) (sets the optimizer's rate); a schedule's rate cannot be set."""
-    import copy
-
-    opt = tinynn.optimizers.Adam(0.01)
-    lr = opt.learning_rate
-    assert lr == 0.01 and float(lr) == 0.01 and lr.numpy() == 0.01 and lr.value == 0.01
-    assert type(lr * 2) is float and type(copy.deepcopy(lr)) is float
-    lr.assign(0.2)
-    assert opt.learning_rate == 0.2 and opt.get_config()["learning_rate"] == 0.2
-    scheduled = tinynn.optimizers.SGD(tinynn.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
-    assert scheduled.learning_rate.numpy() == pytest.approx(0.1)  # float32, as Keras
-    with pytest.raises(TypeError, match="not settable"):
-        scheduled.learning_rate.assign(0.3)

@@ -22,31 +22,6 @@ def _optional_positive(value, name: str, cls: str) -> None:
                          f"{name}={value!r}.")
 
 
-class LearningRate(float):
-    """`optimizer.learning_rate`: the number itself (arithmetic, `float()`, printing), plus
-    Keras's Variable methods that programs and callbacks use on it: `numpy()`, `value`, and
-    `assign(value)`, which sets the optimizer's rate (as `optimizer.learning_rate = value`)."""
-
-    def __new__(cls, value, optimizer: "Optimizer"):
-        rate = super().__new__(cls, value)
-        rate._optimizer = optimizer
-        return rate
-
-    def numpy(self) -> np.float64:
-        return np.float64(self)
-
-    @property
-    def value(self) -> float:
-        return float(self)
-
-    def assign(self, value) -> "LearningRate":
-        self._optimizer.learning_rate = float(np.asarray(value))
-        return self._optimizer.learning_rate
-
-    def __reduce__(self):  # copies and pickles are plain floats
-        return (float, (float(self),))
-
-
 class Optimizer:
     """Base class: counts steps in `iterations`, keeps the per-weight state ("slots") and
     applies Keras's common arguments around the subclass's update rule.
@@ -144,13 +119,11 @@ class Optimizer:
         return self._iterations // (self.gradient_accumulation_steps or 1)
 
     @property
-    def learning_rate(self) -> "LearningRate":
-        """The learning rate of the next step: the number, or the schedule at `iterations`; a
-        float with the methods Keras programs call on Keras's learning-rate variable
-        (`optimizer.learning_rate.numpy()`, `.assign(0.01)`)."""
+    def learning_rate(self) -> float:
+        """The learning rate of the next step: the number, or the schedule at `iterations`."""
         if isinstance(self._learning_rate, LearningRateSchedule):
-            return LearningRate(self._learning_rate(self._iterations), self)
-        return LearningRate(self._learning_rate, self)
+            return float(self._learning_rate(self._iterations))
+        return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
