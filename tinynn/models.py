@@ -14,6 +14,7 @@ from tinynn import (
     activations,
     backend,
     data_adapter,
+    engine,
     interop,
     keras_format,
     losses,
@@ -64,6 +65,7 @@ class Sequential(Layer):
         self.input_shape: tuple | None = None
         self.built = False
         self.optimizer = self.loss = None
+        self._jit_compile, self._engine = "auto", None  # see compile and tinynn.engine
         self.metrics_names: list[str] = []
         self._compiled: CompileMetrics | None = None
         self.stop_training = False
@@ -331,7 +333,7 @@ class Sequential(Layer):
     # ----- compile -----------------------------------------------------------------------------
 
     def compile(self, optimizer="rmsprop", loss=None, metrics: "list | None" = None,
-                weighted_metrics: "list | None" = None) -> None:
+                weighted_metrics: "list | None" = None, jit_compile="auto") -> None:
         """Choose the optimizer, the loss and the metrics.
 
         Args:
@@ -345,7 +347,16 @@ class Sequential(Layer):
             weighted_metrics: the same, weighted by `fit`'s and `evaluate`'s sample weights
                 (or class weights); a name already taken is logged as "weighted_<name>", as
                 in Keras. Defaults to none.
+            jit_compile: "auto" or True: `fit` runs each training step as one fused numba
+                call when the model is a chain it knows (`tinynn.engine`: Dense, Dropout,
+                Flatten, softmax with sparse cross-entropy, Adam), with the same results as
+                layer by layer; False: always layer by layer. Defaults to "auto" (Keras's
+                name and default; there it means XLA).
         """
+        if jit_compile not in ("auto", True, False):
+            raise ValueError(f"compile expected jit_compile to be 'auto', True or False, got "
+                             f"jit_compile={jit_compile!r}.")
+        self._jit_compile = jit_compile
         if loss is None:
             raise ValueError(
                 "compile expected a loss, e.g. loss='sparse_categorical_crossentropy'."
@@ -527,7 +538,15 @@ class Sequential(Layer):
 
     def _train_step(self, X: np.ndarray, y: np.ndarray,
                     sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
-        """Forward, loss, backward, optimizer step. Returns (per-sample losses, predictions)."""
+        """Forward, loss, backward, optimizer step. Returns (per-sample losses, predictions).
+
+        Inside `fit`, one fused call when `tinynn.engine` planned one for this model."""
+        fused = self._engine
+        if fused is not None and sample_weight is None:
+            out = fused.step(X, y)
+            if out is not None:
+                self._update_metrics(y, out[1], out[0], None)
+                return out
         Y = self._forward(X, training=True)
         values = self._backward(Y, y, sample_weight)
         safety.check_loss(values)  # a NaN/inf loss stops here, before any weight changes
@@ -725,6 +744,7 @@ class Sequential(Layer):
         initial_epoch = self._initial_epoch or initial_epoch
         logs, epoch, where = {}, initial_epoch, {"batch": 0}
         try:
+            self._engine = engine.plan(self)  # None: layer by layer
             with safety.InterruptGuard() as guard:
 
                 def before_batch(i):
@@ -737,6 +757,8 @@ class Sequential(Layer):
 
                 for epoch in range(initial_epoch, epochs):
                     cbs.call("on_epoch_begin", epoch)
+                    if self._engine is not None and not self._engine.intact():
+                        self._engine = engine.plan(self)  # a callback replaced some arrays
                     logs = self._run_batches(train, iterator.epoch(), self._train_step, cbs,
                                              "train", before_batch, after_batch)
                     if val is not None and data_adapter.should_validate(epoch, validation_freq):
@@ -764,6 +786,8 @@ class Sequential(Layer):
                   f"whole step; model.history has the {len(self.history.epoch)} completed "
                   "epoch(s).", file=sys.stderr)
             raise
+        finally:
+            self._engine = None
         if epochs > 0:  # as Keras: e.g. with use_ema, the weights become their moving average
             self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.call("on_train_end", logs=logs)  # the last epoch's logs, {} when none ran

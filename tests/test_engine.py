@@ -1,0 +1,238 @@
+"""The fused training engine (tinynn.engine) against the layer path: the same bits, the same
+logs, the same guarantees; and every model it does not know goes layer by layer."""
+
+import numpy as np
+import pytest
+
+import tinynn
+from tinynn import backend, callbacks, engine, layers, optimizers
+
+
+@pytest.fixture(autouse=True)
+def numba_backend():
+    """The engine runs on the numba backend only; these tests are about it on every pass."""
+    before = backend._name
+    backend.set_backend("numba")
+    yield
+    backend.set_backend(before)
+
+
+def data(n=300, shape=(6, 5), classes=4, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, *shape)).astype(dtype), rng.integers(0, classes, n)
+
+
+def seed_like(dropout=0.3, classes=4, shape=(6, 5), optimizer=None, jit_compile="auto",
+              activations=("relu", "tanh", "sigmoid"), use_bias=True, **compile_kwargs):
+    """The seed MLP's shape, small: Flatten, Dense layers with Dropout between, softmax."""
+    tinynn.utils.set_random_seed(7)
+    stack = [tinynn.Input(shape), layers.Flatten()]
+    for i, activation in enumerate(activations):
+        stack.append(layers.Dense(16 - 3 * i, activation=activation, use_bias=use_bias))
+        if dropout and i < 2:
+            stack.append(layers.Dropout(dropout))
+    stack.append(layers.Dense(classes, activation="softmax"))
+    model = tinynn.Sequential(stack)
+    model.compile(optimizer=optimizer or optimizers.Adam(3e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=jit_compile, **compile_kwargs)
+    return model
+
+
+def train_both(make, x, y, **fit_kwargs):
+    """fit the same model fused and layer by layer; return (fused, layers) models, histories."""
+    out = []
+    for jit in ("auto", False):
+        model = make(jit_compile=jit)
+        history = model.fit(x, y, verbose=0, **fit_kwargs)
+        out.append((model, history.history))
+    return out
+
+
+def assert_same(a, b):
+    for wa, wb in zip(a.get_weights() + a.optimizer.variables,
+                      b.get_weights() + b.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    assert a.optimizer.iterations == b.optimizer.iterations
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+@pytest.mark.parametrize("batch_size", [32, 7, 299])
+def test_fused_steps_give_the_layer_paths_bits(dtype, dropout, batch_size):
+    """The issue's proof: identical weights, optimizer state and logs after many steps (300
+    samples: the last batch is smaller, 12, 6 or 1 rows; a 1-row batch takes the layer path)."""
+    tinynn.config.set_floatx(dtype)
+    try:
+        x, y = data(dtype=dtype)
+        assert engine.why_not(seed_like(dropout)) is None
+        (fused, h1), (slow, h2) = train_both(lambda **k: seed_like(dropout, **k), x, y,
+                                             epochs=2, batch_size=batch_size)
+    finally:
+        tinynn.config.set_floatx("float32")
+    assert_same(fused, slow)
+    assert h1 == h2
+    assert fused.optimizer.iterations == 2 * -(-300 // batch_size)
+
+
+def test_the_engine_really_runs_and_the_switch_turns_it_off(monkeypatch):
+    calls = []
+    real = engine.FusedStep.step
+
+    def counting(self, X, y):
+        calls.append(X.shape[0])
+        return real(self, X, y)
+
+    monkeypatch.setattr(engine.FusedStep, "step", counting)
+    x, y = data(64)
+    seed_like().fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert calls == [32, 32]
+    seed_like(jit_compile=False).fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert calls == [32, 32]
+    assert engine.why_not(seed_like(jit_compile=False)) == "compile(jit_compile=False)"
+    backend.set_backend("numpy")
+    assert engine.why_not(seed_like()) == "the numpy backend"
+
+
+def test_jit_compile_is_checked():
+    with pytest.raises(ValueError, match="jit_compile to be 'auto', True or False"):
+        seed_like(jit_compile="yes")
+
+
+def test_without_bias_and_with_a_schedule_too():
+    schedule = optimizers.schedules.ExponentialDecay(1e-2, decay_steps=3, decay_rate=0.5)
+    x, y = data()
+    (fused, h1), (slow, h2) = train_both(
+        lambda **k: seed_like(use_bias=False, optimizer=optimizers.Adam(schedule), **k), x, y,
+        epochs=2, batch_size=16)
+    assert engine.why_not(fused) is None
+    assert_same(fused, slow)
+    assert h1 == h2
+
+
+UNKNOWN = {
+    "amsgrad": lambda **k: seed_like(optimizer=optimizers.Adam(amsgrad=True), **k),
+    "rmsprop": lambda **k: seed_like(optimizer=optimizers.RMSprop(), **k),
+    "clipnorm": lambda **k: seed_like(optimizer=optimizers.Adam(clipnorm=0.1), **k),
+    "gelu": lambda **k: seed_like(activations=("gelu", "relu"), **k),
+    "softmax inside": lambda **k: seed_like(activations=("softmax", "relu"), **k),
+}
+
+
+@pytest.mark.parametrize("name", list(UNKNOWN))
+def test_what_it_does_not_know_goes_layer_by_layer(name):
+    model = UNKNOWN[name]()
+    assert engine.why_not(model) is not None
+    assert engine.plan(model) is None
+
+
+def test_each_reason_is_named():
+    def dense_chain(*middle, loss="sparse_categorical_crossentropy", last="softmax"):
+        model = tinynn.Sequential([tinynn.Input((5,)), *middle,
+                                   layers.Dense(3, activation=last)])
+        model.compile("adam", loss)
+        return model
+
+    cases = {
+        "layer 'batch_normalization": dense_chain(layers.Dense(4), layers.BatchNormalization()),
+        "two Dropout layers in a row": dense_chain(layers.Dropout(0.1), layers.Dropout(0.1)),
+        "has a regularizer": dense_chain(layers.Dense(4, kernel_regularizer="l2")),
+        "the last Dense layer's activation is not softmax": dense_chain(last="sigmoid"),
+        "the loss is not sparse_categorical_crossentropy":
+            dense_chain(loss="categorical_crossentropy"),
+        "the optimizer is not plain Adam": dense_chain(),
+    }
+    cases["the optimizer is not plain Adam"].compile("sgd", "sparse_categorical_crossentropy")
+    for reason, model in cases.items():
+        assert reason in engine.why_not(model), (reason, engine.why_not(model))
+    frozen = dense_chain(layers.Dense(4))
+    frozen.layers[0].trainable = False
+    assert "frozen" in engine.why_not(frozen)
+    images = tinynn.Sequential([tinynn.Input((3, 5)), layers.Dense(4), layers.Flatten(),
+                                layers.Dense(3, activation="softmax")])
+    images.compile("adam", "sparse_categorical_crossentropy")
+    assert "more than one feature axis" in engine.why_not(images)
+
+
+def test_sample_weights_take_the_layer_path_with_the_same_result():
+    x, y = data(96)
+    w = np.linspace(0.5, 2, 96)
+    (fused, h1), (slow, h2) = train_both(seed_like, x, y, epochs=2, batch_size=32,
+                                         sample_weight=w)
+    assert_same(fused, slow)
+    assert h1 == h2
+
+
+def test_batch_callbacks_see_the_same_logs_and_weights():
+    seen = {}
+
+    class Spy(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.setdefault(self.model._jit_compile, []).append(
+                (dict(logs), self.model.get_weights()[0].copy()))
+
+    x, y = data(100)
+    for jit in ("auto", False):
+        seed_like(jit_compile=jit).fit(x, y, batch_size=32, epochs=2, verbose=0,
+                                       callbacks=[Spy()])
+    assert len(seen["auto"]) == len(seen[False]) == 8
+    for (logs1, w1), (logs2, w2) in zip(seen["auto"], seen[False], strict=True):
+        assert logs1 == logs2
+        np.testing.assert_array_equal(w1, w2)
+
+
+def test_a_callback_replacing_the_weights_is_followed():
+    """set_weights copies into the arrays; a callback that swaps in new arrays makes the
+    engine plan again at the next epoch (it never trains arrays the model no longer has)."""
+
+    class Swap(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            dense = self.model.layers[1]
+            dense.params["kernel"] = dense.params["kernel"].copy()
+
+    x, y = data(64)
+    models = []
+    for jit in ("auto", False):
+        model = seed_like(dropout=0, jit_compile=jit)
+        model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=[Swap()])
+        models.append(model)
+    assert_same(*models)
+
+
+def test_a_non_finite_loss_stops_before_the_update_as_layer_by_layer():
+    x, y = data(96)
+    x[40] = 3e38  # batch 2: its first products overflow
+    out = []
+    for jit in ("auto", False):
+        model = seed_like(dropout=0, activations=("relu",) * 3, jit_compile=jit)
+        with pytest.warns(RuntimeWarning, match=r"Invalid loss \(nan\) at epoch 1/2, batch 2/3"):
+            model.fit(x, y, batch_size=32, epochs=2, verbose=0, shuffle=False)
+        out.append(model)
+    assert_same(*out)
+    assert out[0].optimizer.iterations == 1
+
+
+def test_a_gradient_too_large_for_the_unchecked_update_takes_the_checked_path():
+    """Adam's squared gradient overflows float32: the fused step hands the update to
+    tinynn.safety, which undoes it and stops training, exactly as layer by layer."""
+    x, y = data(96)
+    x[40, 0, 0] = 1e22
+    out = []
+    for jit in ("auto", False):
+        model = seed_like(dropout=0, activations=("relu",) * 3, jit_compile=jit)
+        with pytest.warns(RuntimeWarning, match="Invalid update at epoch 1/2, batch 2/3"):
+            model.fit(x, y, batch_size=32, epochs=2, verbose=0, shuffle=False)
+        out.append(model)
+    assert_same(*out)
+
+
+def test_after_fit_the_model_goes_layer_by_layer_again():
+    x, y = data(64)
+    model = seed_like()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert model._engine is None
+    model.train_on_batch(x[:32], y[:32])  # the layer path, from the fused state
+    twin = seed_like(jit_compile=False)
+    twin.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    twin.train_on_batch(x[:32], y[:32])
+    assert_same(model, twin)

@@ -1,0 +1,167 @@
+"""The fused training step's numba code: forward, loss, backward and Adam for a chain of Dense
+layers in one call, with no Python between the matrix products (see `tinynn.engine`, which
+decides when it runs and hands it the model's arrays).
+
+Every operation is the one the layer path runs, so both give the same bits:
+  - the matrix products call the very BLAS routine NumPy's `matmul` calls (`cblas_sgemm` or
+    `cblas_dgemm` of NumPy's own OpenBLAS, found in its wheel and called through ctypes), with
+    the same transposition flags and leading dimensions, so each output is summed in the same
+    order;
+  - bias + activation, the activation derivative with the bias gradient, softmax cross-entropy,
+    the gradients' squared norm and Adam are `tinynn.kernels`' own functions, called from here;
+  - dropout uses Dropout's counter-based stream (`kernels._counter_uniform`) with the key the
+    layer would have drawn, and multiplies by the same mask.
+
+A product in BLAS's row-major interface, C (m, n) = op(A) @ op(B):
+    X @ W      gemm(NoTrans, NoTrans, m=N, n=units, k=n_in, lda=n_in, ldb=units)
+    X.T @ dZ   gemm(Trans, NoTrans, m=n_in, n=units, k=N, lda=n_in, ldb=units)
+    dZ @ W.T   gemm(NoTrans, Trans, m=N, n=n_in, k=units, lda=units, ldb=units)
+which is what NumPy passes for a C-contiguous array and the transpose (an F-contiguous view) of
+one. NumPy calls gemv instead of gemm when the result has one row or one column, so
+`tinynn.engine` runs the fused step only for batches of at least 2 rows and layers of at least 2
+units.
+"""
+
+import ctypes
+import glob
+import os
+
+import numba as nb
+import numpy as np
+
+from tinynn import kernels
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def numpy_gemm() -> "dict | None":
+    """{dtype: ctypes cblas_?gemm} of the OpenBLAS inside NumPy's wheel, or None when NumPy
+    uses another BLAS (a system or MKL build): the fused step then does not run."""
+    libs = sorted(glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs",
+                                         "libscipy_openblas64_*.so")))
+    if not libs:
+        return None
+    try:
+        lib = ctypes.CDLL(libs[0])
+        found = {}
+        for dtype, name, scalar in ((np.float32, "scipy_cblas_sgemm64_", ctypes.c_float),
+                                    (np.float64, "scipy_cblas_dgemm64_", ctypes.c_double)):
+            f = getattr(lib, name)
+            i, p = ctypes.c_int64, ctypes.c_void_p
+            f.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i, i, i, scalar, p, i, p, i,
+                          scalar, p, i]
+            f.restype = None
+            found[np.dtype(dtype)] = f
+    except (OSError, AttributeError):
+        return None
+    return found
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _matmul(gemm, A, B, C):
+    """C = A @ B, all C-contiguous."""
+    m, k = A.shape
+    n = B.shape[1]
+    one, zero = C.dtype.type(1), C.dtype.type(0)
+    gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, n, k, one, A.ctypes, k, B.ctypes, n, zero,
+         C.ctypes, n)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _matmul_tn(gemm, A, B, C):
+    """C = A.T @ B: A (k, m), B (k, n), C (m, n), all C-contiguous."""
+    k, m = A.shape
+    n = B.shape[1]
+    one, zero = C.dtype.type(1), C.dtype.type(0)
+    gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, m, n, k, one, A.ctypes, m, B.ctypes, n, zero,
+         C.ctypes, n)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _matmul_nt(gemm, A, B, C):
+    """C = A @ B.T: A (m, k), B (n, k), C (m, n), all C-contiguous."""
+    m, k = A.shape
+    n = B.shape[0]
+    one, zero = C.dtype.type(1), C.dtype.type(0)
+    gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, m, n, k, one, A.ctypes, k, B.ctypes, k, zero,
+         C.ctypes, n)
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _counter_uniform(key, i):  # TEMPORARY until kernels has it
+    z = key + (np.uint64(i) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.float32(z >> np.uint64(40)) * np.float32(2.0**-24)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _dropout_keyed(X, key, rate, scale, Y, mask):
+    """mask = [U >= rate] / (1 - rate), U from the counter-based stream of `key`; Y = X * mask."""
+    n, m = X.shape
+    zero = X.dtype.type(0)
+    for i in range(n):
+        for j in range(m):
+            k = scale if _counter_uniform(key, i * m + j) >= rate else zero
+            mask[i, j] = k
+            Y[i, j] = X[i, j] * k
+
+
+@nb.njit(cache=True, error_model="numpy")
+def train_step(gemm, X, y, Ws, bs, gWs, gbs, codes, rates, scales, keys, inputs, masks, Zs, As,
+               dZs, dAs, losses, flat_W, flat_G, flat_M, flat_V, alpha, c1, c2, eps, tiny,
+               learning_rate, sqrt_max):
+    """One Adam step of a chain of Dense layers ending in softmax + sparse cross-entropy.
+
+    Layer k computes Z_k = D_k(A_{k-1}) @ W_k + b_k, A_k = f_k(Z_k), with A_{-1} = X and D_k
+    the dropout before it (`rates[k]` > 0) or nothing. `inputs[k]` receives D_k(A_{k-1}) when
+    there is a dropout. Backward, from dZ_last = (softmax(Z) - onehot(y)) / N:
+    db_k = sum_rows(dZ_k), dW_k = input_k.T @ dZ_k, d input_k = dZ_k @ W_k.T, through the
+    dropout's mask, then dZ_{k-1} = dA_{k-1} * f'(Z_{k-1}). The gradients land in `gWs`, `gbs`.
+
+    Returns 0 when the update was applied; 1 when the loss is not finite and 2 when the
+    gradient is not finite or too large for the unchecked update (`tinynn.safety`'s fast-path
+    test): then nothing is updated and the caller takes the checked path.
+    """
+    L = len(Ws)
+    # forward
+    for k in range(L):
+        src = X if k == 0 else As[k - 1]
+        if rates[k] > 0:
+            _dropout_keyed(src, keys[k], rates[k], scales[k], inputs[k], masks[k])
+            src = inputs[k]
+        _matmul(gemm, src, Ws[k], Zs[k])
+        kernels._bias_activation(Zs[k], bs[k], codes[k], As[k])
+    kernels._softmax_cross_entropy(Zs[L - 1], y, losses, dZs[L - 1])
+    total = 0.0
+    for i in range(losses.size):
+        total += losses[i]
+    if not np.isfinite(total):
+        return 1
+    # backward
+    for k in range(L - 1, -1, -1):
+        if k == L - 1:
+            kernels._colsum(dZs[k], gbs[k])
+        else:
+            kernels._activation_backward_colsum(dAs[k], As[k], codes[k], dZs[k], gbs[k])
+        src = X if k == 0 else As[k - 1]
+        if rates[k] > 0:
+            src = inputs[k]
+        _matmul_tn(gemm, src, dZs[k], gWs[k])
+        if k > 0:
+            dA = dAs[k - 1]
+            _matmul_nt(gemm, dZs[k], Ws[k], dA)
+            if rates[k] > 0:
+                mask = masks[k]
+                for i in range(dA.shape[0]):
+                    for j in range(dA.shape[1]):
+                        dA[i, j] = dA[i, j] * mask[i, j]
+    # the update, when safety's fast path would take it
+    square = kernels._squared_norm_all(flat_G)
+    if not (np.isfinite(square)
+            and learning_rate * max(2 * np.sqrt(square), 1.0) <= sqrt_max):
+        return 2
+    for k in range(len(flat_W)):
+        kernels._adam(flat_W[k], flat_G[k], flat_M[k], flat_V[k], alpha, c1, c2, eps, tiny)
+    return 0
