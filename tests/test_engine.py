@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinynn
-from tinynn import backend, callbacks, engine, layers, optimizers
+from tinynn import backend, callbacks, engine, fused, layers, optimizers
 
 
 @pytest.fixture(autouse=True)
@@ -40,11 +40,17 @@ def seed_like(dropout=0.3, classes=4, shape=(6, 5), optimizer=None, jit_compile=
 
 
 def train_both(make, x, y, **fit_kwargs):
-    """fit the same model fused and layer by layer; return (fused, layers) models, histories."""
+    """fit the same model fused and layer by layer; return (fused, layers) models, histories.
+
+    The layer path runs with one OpenBLAS thread: NumPy's own products are not the same bits
+    on one and two threads (OpenBLAS splits the sum of a 32x784 @ 784x512 product in two on
+    two threads, measured with OpenBLAS 0.3.31), and the fused step's halves are one-thread
+    products (see `test_with_numpys_default_threads_the_paths_agree_to_rounding`)."""
     out = []
     for jit in ("auto", False):
         model = make(jit_compile=jit)
-        history = model.fit(x, y, verbose=0, **fit_kwargs)
+        with fused.BlasThreads(1 if jit is False else None):
+            history = model.fit(x, y, verbose=0, **fit_kwargs)
         out.append((model, history.history))
     return out
 
@@ -76,19 +82,26 @@ def test_fused_steps_give_the_layer_paths_bits(dtype, dropout, batch_size):
 
 
 def test_the_engine_really_runs_and_the_switch_turns_it_off(monkeypatch):
+    """Batches of the first batch's size go in chunks (one call for up to 64 steps); a batch
+    callback makes every step its own call; jit_compile=False, none."""
     calls = []
-    real = engine.FusedStep.step
-
-    def counting(self, X, y):
-        calls.append(X.shape[0])
-        return real(self, X, y)
-
-    monkeypatch.setattr(engine.FusedStep, "step", counting)
-    x, y = data(64)
-    seed_like().fit(x, y, batch_size=32, epochs=1, verbose=0)
-    assert calls == [32, 32]
+    for name in ("train_step", "train_steps"):
+        real = getattr(fused, name)
+        monkeypatch.setattr(fused, name, lambda *a, _real=real, _name=name:
+                            calls.append(_name) or _real(*a))
+    x, y = data(64 * 3 + 5)
+    seed_like().fit(x, y, batch_size=3, epochs=1, verbose=0)
+    assert calls == ["train_steps"] * 2 + ["train_step"]  # 65 batches of 3, then one of 2
+    calls.clear()
+    seed_like().fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert calls == ["train_steps"] * 2  # 98 batches of 2; the last, 1 row, layer by layer
+    calls.clear()
+    seed_like().fit(x[:64], y[:64], batch_size=32, epochs=1, verbose=0,
+                    callbacks=[callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: 0)])
+    assert calls == ["train_step"] * 2
+    calls.clear()
     seed_like(jit_compile=False).fit(x, y, batch_size=32, epochs=1, verbose=0)
-    assert calls == [32, 32]
+    assert calls == []
     assert engine.why_not(seed_like(jit_compile=False)) == "compile(jit_compile=False)"
     backend.set_backend("numpy")
     assert engine.why_not(seed_like()) == "the numpy backend"
@@ -173,8 +186,9 @@ def test_batch_callbacks_see_the_same_logs_and_weights():
 
     x, y = data(100)
     for jit in ("auto", False):
-        seed_like(jit_compile=jit).fit(x, y, batch_size=32, epochs=2, verbose=0,
-                                       callbacks=[Spy()])
+        with fused.BlasThreads(1 if jit is False else None):
+            seed_like(jit_compile=jit).fit(x, y, batch_size=32, epochs=2, verbose=0,
+                                           callbacks=[Spy()])
     assert len(seen["auto"]) == len(seen[False]) == 8
     for (logs1, w1), (logs2, w2) in zip(seen["auto"], seen[False], strict=True):
         assert logs1 == logs2
@@ -194,7 +208,8 @@ def test_a_callback_replacing_the_weights_is_followed():
     models = []
     for jit in ("auto", False):
         model = seed_like(dropout=0, jit_compile=jit)
-        model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=[Swap()])
+        with fused.BlasThreads(1 if jit is False else None):
+            model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=[Swap()])
         models.append(model)
     assert_same(*models)
 
@@ -231,8 +246,33 @@ def test_after_fit_the_model_goes_layer_by_layer_again():
     model = seed_like()
     model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert model._engine is None
-    model.train_on_batch(x[:32], y[:32])  # the layer path, from the fused state
-    twin = seed_like(jit_compile=False)
-    twin.fit(x, y, batch_size=32, epochs=1, verbose=0)
-    twin.train_on_batch(x[:32], y[:32])
+    with fused.BlasThreads(1):
+        model.train_on_batch(x[:32], y[:32])  # the layer path, from the fused state
+        twin = seed_like(jit_compile=False)
+        twin.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        twin.train_on_batch(x[:32], y[:32])
     assert_same(model, twin)
+
+
+def test_with_numpys_default_threads_the_paths_agree_to_rounding(float64):
+    """NumPy's OpenBLAS on two threads sums some products in another order than on one (a
+    32x784 @ 784x512 product, OpenBLAS 0.3.31), so the layer path with the default threads
+    is not the fused step's bits; at the seed MLP's shapes, in float64, after 2 epochs they
+    differ by rounding only."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(256, 784)), rng.integers(0, 10, 256)
+
+    def make(jit_compile):
+        tinynn.utils.set_random_seed(3)
+        model = tinynn.Sequential([tinynn.Input((784,)), layers.Dense(512, activation="relu"),
+                                   layers.Dropout(0.3), layers.Dense(256, activation="relu"),
+                                   layers.Dense(10, activation="softmax")])
+        model.compile(optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                      jit_compile=jit_compile)
+        return model
+
+    models = [make(jit) for jit in ("auto", False)]
+    for model in models:
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

@@ -126,6 +126,7 @@ class FusedStep:
         self.tiny = self.f(np.finfo(dtype).tiny * 2**24)
         self.sqrt_max = safety._SQRT_MAX[dtype.char]
         self._buffers: dict = {}
+        self._one_blas_thread = fused.BlasThreads(1)  # during the call only (~1 us)
 
     def _arrays(self, n: int) -> tuple:
         """The per-step buffers for batches of n rows (made once per batch size)."""
@@ -172,11 +173,12 @@ class FusedStep:
         values = np.empty(n, self.dtype)
         opt = self.model.optimizer
         f = self.f
-        code = self._fused.train_step(
-            self.gemm, X2, y, self.Ws, self.bs, self.gWs, self.gbs, self.codes, self.rates,
-            self.scales, self.keys, inputs, masks, Zs, As, dZs, dAs, values, *self.flat,
-            opt.step_size(self.dtype), f(1 - opt.beta_1), f(1 - opt.beta_2), f(opt.epsilon),
-            self.tiny, float(opt.learning_rate), self.sqrt_max)
+        with self._one_blas_thread:
+            code = self._fused.train_step(
+                self.gemm, X2, y, self.Ws, self.bs, self.gWs, self.gbs, self.codes, self.rates,
+                self.scales, self.keys, inputs, masks, Zs, As, dZs, dAs, values, *self.flat,
+                opt.step_size(self.dtype), f(1 - opt.beta_1), f(1 - opt.beta_2),
+                f(opt.epsilon), self.tiny, float(opt.learning_rate), self.sqrt_max)
         if code == 1:
             safety.check_loss(values)  # raises NonFiniteLoss
         if code == 2:  # the checked update (tinynn.safety), from the gradients just computed
@@ -186,6 +188,110 @@ class FusedStep:
         last = self.dense[-1]
         last._Z, last._A = Z[-1], A[-1]  # the metrics read the logits from the output layer
         return values, A[-1]
+
+
+    def run_batches(self, x, y, batches, before_batch, after_batch, chunk: int = 64) -> int:
+        """`Sequential._run_batches`' loop for a training epoch with no batch-level callback:
+        the full batches, `chunk` at a time, in one call each (`fused.train_steps`, the gather
+        included), then the metrics updated from the outputs it kept, batch by batch, as the
+        layer path updates them. `before_batch(i)` runs for every batch; `after_batch` (which
+        checks for Ctrl-C and `stop_training`) once a call, for its last batch, and before a
+        step the kernel hands back. A batch of another size runs alone (`model._train_step`).
+        Returns the number of samples trained on.
+        """
+        n_rows = x.shape[0]
+        x2 = x.reshape(n_rows, -1) if x.flags.c_contiguous and x.dtype == self.dtype else None
+        y64 = np.ascontiguousarray(y, np.int64)
+        pending: list = []
+
+        def flush() -> bool:
+            done = 0
+            while done < len(pending):
+                done += self._call_steps(x2, y, y64, pending[done:], before_batch, after_batch)
+            stop = after_batch(pending[-1][0])
+            pending.clear()
+            return stop
+
+        rows, seen = None, 0  # rows: the chunks' batch size, the first batch's
+        for i, idx in enumerate(batches):
+            rows = len(idx) if rows is None else rows
+            seen += len(idx)
+            if x2 is not None and len(idx) == rows and rows >= 2:
+                pending.append((i, idx))
+                if len(pending) == chunk and flush():
+                    return seen
+                continue
+            if pending and flush():
+                return seen
+            before_batch(i)
+            self.model._train_step(x[idx], y[idx])
+            if after_batch(i):
+                return seen
+        if pending:
+            flush()
+        return seen
+
+    def _call_steps(self, x2, y, y64, part: list, before_batch, after_batch) -> int:
+        """The batches of `part` [(index, sample indices)] in one kernel call, then their
+        bookkeeping; a step the kernel hands back (a non-finite loss: NonFiniteLoss; a
+        gradient for the checked update) is finished here by `tinynn.safety`. Returns how
+        many batches of `part` are done."""
+        model, opt, f = self.model, self.model.optimizer, self.f
+        n, count = len(part[0][1]), len(part)
+        (inputs, masks, Zs, As, dZs, dAs), _ = self._arrays(n)
+        key = ("gather", n)
+        if key not in self._buffers:
+            self._buffers[key] = (np.empty((n, x2.shape[1]), self.dtype), np.empty(n, np.int64))
+        Xb, yb = self._buffers[key]
+        order = np.concatenate([idx for _, idx in part]).astype(np.int64, copy=False)
+        # every step's dropout keys (random_raw(count) draws what count single draws would)
+        states = [None if d is None else d._rng.bit_generator.state for d in self.dropouts]
+        keys = np.zeros((count, len(self.dense)), np.uint64)
+        for k, d in enumerate(self.dropouts):
+            if d is not None:
+                keys[:, k] = d._rng.bit_generator.random_raw(count)
+        alphas, rates = np.empty(count, self.dtype), np.empty(count)
+        start = opt._iterations
+        try:
+            for s in range(count):  # the optimizer's own formulas at each step's count
+                opt._iterations = start + s
+                alphas[s], rates[s] = opt.step_size(self.dtype), float(opt.learning_rate)
+        finally:
+            opt._iterations = start
+        classes = self.dense[-1].units
+        values = np.empty(count * n, self.dtype)
+        Z_out = np.empty((count * n, classes), self.dtype)
+        A_out = np.empty((count * n, classes), self.dtype)
+        with self._one_blas_thread:
+            done, code = self._fused.train_steps(
+                self.gemm, x2, y64, order, Xb, yb, self.Ws, self.bs, self.gWs, self.gbs,
+                self.codes, self.rates, self.scales, keys, inputs, masks, Zs, As, dZs, dAs,
+                values, Z_out, A_out, *self.flat, alphas, f(1 - opt.beta_1), f(1 - opt.beta_2),
+                f(opt.epsilon), self.tiny, rates, self.sqrt_max)
+        opt._iterations += done
+        ran = done + (code != 0)
+        if ran < count:  # the keys of the steps not run go back to the generators
+            for d, state in zip(self.dropouts, states, strict=True):
+                if d is not None:
+                    d._rng.bit_generator.state = state
+                    d._rng.bit_generator.random_raw(ran)
+        last = self.dense[-1]
+        for s in range(ran):
+            i, idx = part[s]
+            if s == done:  # handed back
+                if s > 0:
+                    after_batch(part[s - 1][0])  # records the last applied step
+                before_batch(i)
+                rows = slice(s * n, (s + 1) * n)
+                if code == 1:
+                    safety.check_loss(values[rows])  # raises NonFiniteLoss
+                safety.apply_update(opt, model.gradients, model.trainable_weights)
+            else:
+                before_batch(i)
+                rows = slice(s * n, (s + 1) * n)
+            last._Z, last._A = Z_out[rows], A_out[rows]
+            model._update_metrics(y[idx], last._A, values[rows], None)
+        return ran
 
 
 def _chain(model_layers):

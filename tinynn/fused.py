@@ -57,6 +57,34 @@ def numpy_gemm() -> "dict | None":
     return found
 
 
+class BlasThreads:
+    """`with BlasThreads(1):` NumPy's OpenBLAS uses that many threads inside, its previous
+    count again after (None: unchanged). The fused step owns the cores: two numba threads,
+    one BLAS thread each; OpenBLAS's own threads spinning beside them would take the cores
+    from them (~1 us to enter and leave)."""
+
+    def __init__(self, n: "int | None"):
+        self.n, self._lib, self._before = n, None, None
+        libs = sorted(glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs",
+                                             "libscipy_openblas64_*.so")))
+        if libs:
+            lib = ctypes.CDLL(libs[0])
+            self._get = lib.scipy_openblas_get_num_threads64_
+            self._set = lib.scipy_openblas_set_num_threads64_
+            self._set.argtypes = [ctypes.c_int]
+            self._lib = lib
+
+    def __enter__(self) -> "BlasThreads":
+        if self._lib is not None and self.n is not None:
+            self._before = self._get()
+            self._set(self.n)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._before is not None:
+            self._set(self._before)
+
+
 @nb.njit(cache=True, error_model="numpy")
 def _matmul(gemm, A, B, C):
     """C = A @ B, all C-contiguous."""
@@ -85,6 +113,70 @@ def _matmul_nt(gemm, A, B, C):
     one, zero = C.dtype.type(1), C.dtype.type(0)
     gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, m, n, k, one, A.ctypes, k, B.ctypes, k, zero,
          C.ctypes, n)
+
+
+_SPLIT_MIN = 8  # rows: a product with fewer output rows runs whole on one core
+
+
+@nb.njit(cache=True, error_model="numpy", parallel=True)
+def _matmul2(gemm, A, B, C):
+    """C = A @ B on both cores: each computes half of C's rows (A's), single-threaded BLAS."""
+    m, k = A.shape
+    n = B.shape[1]
+    if m < _SPLIT_MIN:
+        _matmul(gemm, A, B, C)
+        return
+    h = m // 2
+    one, zero = C.dtype.type(1), C.dtype.type(0)
+    for t in nb.prange(2):
+        lo, hi = (0, h) if t == 0 else (h, m)
+        gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, hi - lo, n, k, one, A[lo:].ctypes, k, B.ctypes,
+             n, zero, C[lo:].ctypes, n)
+
+
+@nb.njit(cache=True, error_model="numpy", parallel=True)
+def _matmul_tn2(gemm, A, B, C):
+    """C = A.T @ B on both cores: each computes half of C's rows (A's columns)."""
+    k, m = A.shape
+    n = B.shape[1]
+    if m < _SPLIT_MIN:
+        _matmul_tn(gemm, A, B, C)
+        return
+    h = m // 2
+    one, zero = C.dtype.type(1), C.dtype.type(0)
+    for t in nb.prange(2):
+        lo, hi = (0, h) if t == 0 else (h, m)
+        gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, hi - lo, n, k, one, A[:, lo:].ctypes, m, B.ctypes,
+             n, zero, C[lo:].ctypes, n)
+
+
+@nb.njit(cache=True, error_model="numpy", parallel=True)
+def _matmul_nt2(gemm, A, B, C):
+    """C = A @ B.T on both cores: each computes half of C's rows (A's)."""
+    m, k = A.shape
+    n = B.shape[0]
+    if m < _SPLIT_MIN:
+        _matmul_nt(gemm, A, B, C)
+        return
+    h = m // 2
+    one, zero = C.dtype.type(1), C.dtype.type(0)
+    for t in nb.prange(2):
+        lo, hi = (0, h) if t == 0 else (h, m)
+        gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, hi - lo, n, k, one, A[lo:].ctypes, k, B.ctypes, k,
+             zero, C[lo:].ctypes, n)
+
+
+@nb.njit(cache=True, error_model="numpy", parallel=True)
+def _adam2(flat_W, flat_G, flat_M, flat_V, alpha, c1, c2, eps, tiny):
+    """`kernels._adam` over every array, each array's first half on one core, the rest on the
+    other (an elementwise update: the split changes no result)."""
+    for t in nb.prange(2):
+        for k in range(len(flat_W)):
+            w = flat_W[k]
+            h = w.size // 2
+            lo, hi = (0, h) if t == 0 else (h, w.size)
+            kernels._adam(w[lo:hi], flat_G[k][lo:hi], flat_M[k][lo:hi], flat_V[k][lo:hi],
+                          alpha, c1, c2, eps, tiny)
 
 
 @nb.njit(cache=True, error_model="numpy", inline="always")
@@ -131,7 +223,7 @@ def train_step(gemm, X, y, Ws, bs, gWs, gbs, codes, rates, scales, keys, inputs,
         if rates[k] > 0:
             _dropout_keyed(src, keys[k], rates[k], scales[k], inputs[k], masks[k])
             src = inputs[k]
-        _matmul(gemm, src, Ws[k], Zs[k])
+        _matmul2(gemm, src, Ws[k], Zs[k])
         kernels._bias_activation(Zs[k], bs[k], codes[k], As[k])
     kernels._softmax_cross_entropy(Zs[L - 1], y, losses, dZs[L - 1])
     total = 0.0
@@ -148,10 +240,10 @@ def train_step(gemm, X, y, Ws, bs, gWs, gbs, codes, rates, scales, keys, inputs,
         src = X if k == 0 else As[k - 1]
         if rates[k] > 0:
             src = inputs[k]
-        _matmul_tn(gemm, src, dZs[k], gWs[k])
+        _matmul_tn2(gemm, src, dZs[k], gWs[k])
         if k > 0:
             dA = dAs[k - 1]
-            _matmul_nt(gemm, dZs[k], Ws[k], dA)
+            _matmul_nt2(gemm, dZs[k], Ws[k], dA)
             if rates[k] > 0:
                 mask = masks[k]
                 for i in range(dA.shape[0]):
@@ -162,6 +254,37 @@ def train_step(gemm, X, y, Ws, bs, gWs, gbs, codes, rates, scales, keys, inputs,
     if not (np.isfinite(square)
             and learning_rate * max(2 * np.sqrt(square), 1.0) <= sqrt_max):
         return 2
-    for k in range(len(flat_W)):
-        kernels._adam(flat_W[k], flat_G[k], flat_M[k], flat_V[k], alpha, c1, c2, eps, tiny)
+    _adam2(flat_W, flat_G, flat_M, flat_V, alpha, c1, c2, eps, tiny)
     return 0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def train_steps(gemm, x, y_all, order, Xb, yb, Ws, bs, gWs, gbs, codes, rates, scales, keys,
+                inputs, masks, Zs, As, dZs, dAs, losses, Z_out, A_out, flat_W, flat_G, flat_M,
+                flat_V, alphas, c1, c2, eps, tiny, learning_rates, sqrt_max):
+    """`train_step` for len(alphas) batches of Xb.shape[0] rows in a row: batch s is the rows
+    `order[s * n:(s + 1) * n]` of x (n, features) and y_all, gathered into Xb and yb; its
+    dropout keys are `keys[s]`, its step size and learning rate `alphas[s]` and
+    `learning_rates[s]`. Its per-sample losses, logits and outputs are written to `losses`,
+    `Z_out` and `A_out` at rows s * n ... (the caller updates the metrics from them).
+
+    Returns (steps applied, code): code 0 when all were; else `train_step`'s code for the step
+    after the applied ones, whose losses and outputs are written, its update not applied."""
+    n = Xb.shape[0]
+    features = Xb.shape[1]
+    last = len(Ws) - 1
+    for s in range(alphas.size):
+        for i in range(n):
+            row = order[s * n + i]
+            yb[i] = y_all[row]
+            for j in range(features):
+                Xb[i, j] = x[row, j]
+        lo = s * n
+        code = train_step(gemm, Xb, yb, Ws, bs, gWs, gbs, codes, rates, scales, keys[s], inputs,
+                          masks, Zs, As, dZs, dAs, losses[lo:lo + n], flat_W, flat_G, flat_M,
+                          flat_V, alphas[s], c1, c2, eps, tiny, learning_rates[s], sqrt_max)
+        Z_out[lo:lo + n] = Zs[last]
+        A_out[lo:lo + n] = As[last]
+        if code != 0:
+            return s, code
+    return alphas.size, 0

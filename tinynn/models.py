@@ -624,6 +624,11 @@ class Sequential(Layer):
         begin, end = cbs.listeners(f"on_{mode}_batch_begin"), cbs.listeners(f"on_{mode}_batch_end")
         x, y, w = data
         self._compiled.reset()
+        if mode == "train" and self._engine is not None and w is None and not begin \
+                and not end:  # whole chunks of batches in one call each (tinynn.engine)
+            seen = self._engine.run_batches(x, y, batches, before_batch or _no_hook,
+                                            after_batch or _no_hook)
+            return self._compiled.results() if seen else {}
         seen = 0
         for i, idx in enumerate(batches):
             if before_batch is not None:
@@ -884,6 +889,10 @@ class Sequential(Layer):
         Y = twin._forward(x, training=False)
         self._adopt_activity_losses(twin)  # model.losses: this call's penalties, as in Keras
         return Y
+
+
+def _no_hook(i: int) -> bool:
+    return False
 
 
 def _check_callbacks(callbacks) -> None:
