@@ -52,7 +52,7 @@ def floor_summary(floors: list, batches: "list[int]") -> "tuple[float, dict]":
     best_bw = max(bw.values())
     print("stream bandwidth at Adam's 15.9 MB a step, GB/s: "
           + ", ".join(f"{k} {v:.0f}" for k, v in bw.items())
-          + f" -> Adam {speed_floor.ADAM_BYTES / best_bw / 1e3:.3f} ms a step")
+          + f" -> Adam {speed_floor.ADAM_BYTES / best_bw / 1e6:.3f} ms a step")
     floor = {}
     for batch in batches:
         one = statistics.median(r["batches"][str(batch)]["products_1t_s"] for r in ok)
