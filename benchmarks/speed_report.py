@@ -42,6 +42,11 @@ def floor_summary(floors: list, batches: "list[int]") -> "tuple[float, dict]":
         print(f"\nfloor: {floors[0]['result'] if floors else 'not measured'}")
         return float("nan"), {}
     print("\nNumPy's BLAS: " + "; ".join(ok[0]["blas"]))
+    if any(r["flagged"] for r in floors):
+        print("FLAGGED: the floor was measured while other processes used "
+              + ", ".join(f"{max(r['others']):.2f}" for r in floors if r["flagged"])
+              + " cores (or without a quiet window): the\n  GFLOP/s and GB/s below may be "
+              "too low, and so the roofline and floor s/epoch too easy to beat")
     gf = statistics.median(r["sgemm_gflops"] for r in ok)
     roofline_s = FLOP_PER_EPOCH / (gf * 1e9)
     print(f"sgemm 1024^3: {gf:.0f} GFLOP/s (rounds: "
@@ -105,7 +110,9 @@ def report(runs: dict, floors: list, args) -> None:
                   f"{sum(r['contaminated'] for r in records)} / "
                   f"{sum(r['attempts'] for r in records)} | "
                   f"{sum(r['attempts'] - 1 for r in records)} |")
-    print("\n* at least one kept run was contaminated or started without a quiet window.")
+    if any(r["flagged"] for by_system in runs.values() for recs in by_system.values()
+           for r in recs):
+        print("\n* at least one kept run was contaminated or started without a quiet window.")
     print("first fit: tinynn, the first fit (64 images), compiling with a cold numba cache in "
           "the first tinynn-numba run; the others, the first epoch's time beyond the median "
           "(tracing, XLA compiling).")
@@ -141,9 +148,12 @@ def targets(runs: dict, roofline_s: float, floor: dict) -> None:
     for ref, limit in (("tinynn-layers", 0.62), ("keras", 0.22), ("pytorch", 0.35),
                        ("jax-scan", 0.75)):
         ratios = round_ratios(b32.get("tinynn-numba", []), b32.get(ref, []))
+        why = next((f"{ref} {r['result']}" for r in b32.get(ref, [])
+                    if not isinstance(r["result"], dict)),
+                   f"needs tinynn-numba and {ref} at batch 32")
         print(verdict(f"batch 32: <= {limit:.2f}x {ref}",
                       statistics.median(ratios) if ratios else None, limit, True, "{:.2f}x",
-                      f"needs tinynn-numba and {ref} at batch 32"))
+                      why))
     s32 = _median_of(runs, 32, "tinynn-numba", epoch_s)
     print(verdict("batch 32: >= 50% of the floor",
                   100 * floor[32] / s32 if s32 and 32 in floor else None, 50, False, "{:.0f}%",
