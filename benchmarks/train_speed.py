@@ -1,7 +1,8 @@
-"""Training speed of the seed MLP: tinynn (numba), tinynn (numpy), Keras and PyTorch, one run.
+"""Training speed of the seed MLP: tinynn, Keras, PyTorch and JAX, one run, against the floor.
 
     python benchmarks/train_speed.py                  # batch 32 and 256, 3 rounds
-    python benchmarks/train_speed.py --rounds 1 --batch-sizes 32 --systems tinynn-numba,keras
+    python benchmarks/train_speed.py --rounds 1 --epochs 1 --batch-sizes 32 \\
+        --systems tinynn-numba,tinynn-layers,jax-jit,jax-scan
 
 Same model (784-512-256-128-10, ReLU, Dropout 0.3 twice, softmax), same optimizer (Adam,
 lr 5e-4), same data (54,000 real Fashion-MNIST training images, float32). Each system runs in its
@@ -9,162 +10,88 @@ own process, so import times, thread pools and peak memory are its own. An epoch
 median over the timed epochs (a warm-up epoch before them is not counted). The systems run in
 rounds, interleaved, and ratios are taken within a round: on these shared machines the speed of
 the same code drifts by 2x or more over minutes. Nothing is asserted: compare the ratios.
+
+Before each run the driver waits for a quiet window (other processes below --quiet-cores of a
+core for --quiet-window s, at most --quiet-timeout s; then it runs anyway and flags the run);
+during each run it accounts the CPU time other processes used (/proc/stat minus the worker's
+own) and retries a contaminated run up to --max-retries times (see speed_quiet.py). Each round
+starts with the `floor` worker: sgemm at the step's shapes and Adam's stream bandwidth
+(speed_floor.py). The systems: speed_workers.py (tinynn, Keras, PyTorch), speed_jax.py (JAX).
 """
 
 import argparse
+import importlib.util
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-import numpy as np
+import speed_quiet
+from speed_report import epoch_s, report
+from speed_workers import worker
 
-N_TRAIN = 54_000
-PARAMS = 567_434
-FLOP_PER_EPOCH = 6 * PARAMS * N_TRAIN  # forward 2 + backward 4 multiply-adds per weight, sample
-SYSTEMS = ["tinynn-numba", "tinynn-numpy", "keras", "pytorch"]
-
-
-def load():
-    from tinynn.datasets import fashion_mnist
-
-    (x, y), (xt, _) = fashion_mnist.load_data()
-    scale = np.float32(255)
-    return (x[:N_TRAIN] / scale).astype(np.float32), y[:N_TRAIN].astype(np.int64), \
-        (xt / scale).astype(np.float32)
+SYSTEMS = ["tinynn-numba", "tinynn-layers", "tinynn-numpy", "keras", "pytorch", "jax-jit",
+           "jax-scan"]
+# the module each system needs, and how to install it when it is missing
+NEEDS = {"keras": ("keras", "pip install tensorflow-cpu"),
+         "pytorch": ("torch", "pip install torch==2.13.0"),
+         "jax-jit": ("jax", "pip install jax jaxlib"),
+         "jax-scan": ("jax", "pip install jax jaxlib")}
 
 
-def sgemm_gflops(n: int = 1024, repeats: int = 20) -> float:
-    """The machine's float32 matrix-product speed through NumPy's BLAS: the roofline's ceiling."""
-    a, b = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+# ----- one run, gated ----------------------------------------------------------------------
 
-
-# ----- one system per process -----------------------------------------------------------------
-
-def keras_style_run(keras, batch: int, epochs: int, before_fit=None) -> dict:
-    """The same code times tinynn and Keras: tinynn has Keras's names."""
-    x, y, xt = load()
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28)), keras.layers.Flatten(),
-        keras.layers.Dense(512, activation="relu"), keras.layers.Dropout(0.3),
-        keras.layers.Dense(256, activation="relu"), keras.layers.Dropout(0.3),
-        keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(5e-4), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    warm_up = before_fit(model, x, y) if before_fit else None
-    times = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.t)
-
-    model.fit(x, y, epochs=epochs + 1, batch_size=batch, callbacks=[Timer()], verbose=0)
-    model.predict(xt[:batch], batch_size=batch, verbose=0)  # Keras traces predict once
-    start = time.perf_counter()
-    model.predict(xt, batch_size=batch, verbose=0)
-    predict_s = time.perf_counter() - start
-    if warm_up is None:  # the first epoch's time beyond the median: tracing and such
-        warm_up = times[0] - statistics.median(times[1:])
-    return dict(epoch_times=times[1:], first_fit_s=warm_up, predict_s=predict_s)
-
-
-def time_tinynn(backend: str, batch: int, epochs: int) -> dict:
-    start = time.perf_counter()
-    import tinynn
-    import_s = time.perf_counter() - start
-    tinynn.set_backend(backend)
-
-    def compile_kernels(model, x, y):
-        start = time.perf_counter()
-        model.fit(x[:64], y[:64], epochs=1, batch_size=batch, verbose=0)
-        return time.perf_counter() - start
-
-    return dict(keras_style_run(tinynn, batch, epochs, compile_kernels), import_s=import_s)
-
-
-def time_keras(batch: int, epochs: int) -> dict:
-    start = time.perf_counter()
-    import keras
-    import_s = time.perf_counter() - start
-    return dict(keras_style_run(keras, batch, epochs), import_s=import_s)
-
-
-def time_pytorch(batch: int, epochs: int) -> dict:
-    start = time.perf_counter()
-    import torch
-    from torch import nn
-    import_s = time.perf_counter() - start
-    x, y, xt = load()
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.3),
-                          nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.3),
-                          nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4, eps=1e-7)
-    loss_fn = nn.CrossEntropyLoss()  # softmax + cross-entropy on the logits, as Keras does
-    X, Y = torch.from_numpy(x), torch.from_numpy(y)
-    times = []
-    for _ in range(epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(N_TRAIN)
-        for i in range(0, N_TRAIN, batch):
-            idx = order[i:i + batch]
-            opt.zero_grad()
-            loss = loss_fn(model(X[idx]), Y[idx])
-            loss.backward()
-            opt.step()
-        times.append(time.perf_counter() - start)
-    model.eval()
-    start = time.perf_counter()
-    with torch.no_grad():
-        for i in range(0, len(xt), batch):
-            torch.softmax(model(torch.from_numpy(xt[i:i + batch])), dim=1)
-    predict_s = time.perf_counter() - start
-    return dict(epoch_times=times[1:], import_s=import_s,
-                first_fit_s=times[0] - statistics.median(times[1:]), predict_s=predict_s)
-
-
-def worker(system: str, batch: int, epochs: int) -> None:
-    if system.startswith("tinynn"):
-        result = time_tinynn(system.split("-")[1], batch, epochs)
-    elif system == "keras":
-        result = time_keras(batch, epochs)
-    else:
-        result = time_pytorch(batch, epochs)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps(result))
-
-
-# ----- the driver -----------------------------------------------------------------------------
-
-def run(system: str, batch: int, epochs: int, env: dict) -> "dict | str":
-    cmd = [sys.executable, __file__, "--worker", system, "--batch-sizes", str(batch),
-           "--epochs", str(epochs)]
+def run(system: str, batches: "list[int]", epochs: int, env: dict) -> "dict | str":
+    cmd = [sys.executable, __file__, "--worker", system,
+           "--batch-sizes", ",".join(map(str, batches)), "--epochs", str(epochs)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     if "No module named" in last:
-        hint = {"keras": "pip install tensorflow-cpu", "pytorch": "pip install torch==2.13.0"}
-        return f"not installed ({hint.get(system, last)})"
+        return f"not installed ({NEEDS.get(system, ('', last))[1]})"
     return f"failed: {last}"
+
+
+def gated_run(system: str, batches: "list[int]", epochs: int, env_for_attempt, args) -> dict:
+    """Run `system` after a quiet window; retry while others' CPU contaminated it.
+
+    Returns {"result": dict or str, "attempts", "contaminated" (attempts over the threshold),
+    "gate_timeouts", "others" (cores per attempt), "flagged" (the kept run was contaminated
+    or started without a quiet window)}. The kept result is the least contaminated attempt."""
+    module, hint = NEEDS.get(system, (None, ""))
+    if module and importlib.util.find_spec(module) is None:
+        return dict(result=f"not installed ({hint})", attempts=0, contaminated=0,
+                    gate_timeouts=0, others=[], flagged=False)
+    attempts = []
+    for _ in range(args.max_retries + 1):
+        quiet, _, _ = speed_quiet.wait_for_quiet(args.quiet_window, args.quiet_timeout,
+                                                 args.quiet_cores)
+        before = speed_quiet.Sample()
+        result = run(system, batches, epochs, env_for_attempt())
+        others = speed_quiet.Sample().others_since(before)
+        dirty = speed_quiet.is_contaminated(others, args.contaminated_cores)
+        attempts.append((dirty, others, quiet, result))
+        if not isinstance(result, dict) or not dirty:
+            break
+    dirty, others, quiet, result = min(attempts, key=lambda a: (a[0], a[1]))
+    return dict(result=result, attempts=len(attempts),
+                contaminated=sum(a[0] for a in attempts),
+                gate_timeouts=sum(not a[2] for a in attempts), others=[a[1] for a in attempts],
+                flagged=dirty or not quiet)
+
+
+def describe(rec: dict) -> str:
+    r = rec["result"]
+    if not isinstance(r, dict):
+        return r
+    s = f"{statistics.median(r['epoch_times']):.2f} s/epoch" if "epoch_times" in r else "done"
+    others = ", ".join(f"{c:.2f}" for c in rec["others"])
+    return (f"{s}  [others {others} cores; {rec['contaminated']}/{rec['attempts']} "
+            f"contaminated{'; FLAGGED' if rec['flagged'] else ''}]")
 
 
 def main() -> None:
@@ -174,77 +101,54 @@ def main() -> None:
                    help="rounds; each runs every system once, interleaved (default 3)")
     p.add_argument("--batch-sizes", default="32,256", help="comma-separated (default 32,256)")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
+    p.add_argument("--max-retries", type=int, default=2,
+                   help="re-runs of a contaminated run (default 2)")
+    p.add_argument("--quiet-window", type=float, default=2.0,
+                   help="seconds of quiet needed before a run (default 2)")
+    p.add_argument("--quiet-timeout", type=float, default=60.0,
+                   help="longest wait for a quiet window, then run and flag (default 60)")
+    p.add_argument("--quiet-cores", type=float, default=speed_quiet.QUIET_CORES,
+                   help="others' CPU below which a window is quiet, in cores (default 0.10)")
+    p.add_argument("--contaminated-cores", type=float, default=speed_quiet.CONTAMINATED_CORES,
+                   help="others' average CPU above which a run is contaminated (default 0.15)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     batches = [int(b) for b in args.batch_sizes.split(",")]
     if args.worker:
-        worker(args.worker, batches[0], args.epochs)
+        worker(args.worker, batches, args.epochs)
         return
 
     systems = args.systems.split(",")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    cold = tempfile.mkdtemp(prefix="tinynn-numba-cache-")
-    # runs[batch][system] is a list with one result per round; gflops one figure per round
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
+    # runs[batch][system] has one record (see gated_run) per round; floors one per round
     runs = {b: {s: [] for s in systems} for b in batches}
-    gflops = []
+    floors = []
     for round_ in range(args.rounds):
-        gflops.append(sgemm_gflops())
+        floors.append(gated_run("floor", batches, 0, lambda: env, args))
+        print(f"  round {round_ + 1} floor {describe(floors[-1])}", flush=True)
         for batch in batches:
             for system in systems:
-                # a fresh numba cache for the very first tinynn-numba run shows compiling
+                # a fresh numba cache for the very first tinynn-numba run (and each of its
+                # retries) shows compiling
                 first = round_ == 0 and batch == batches[0] and system == "tinynn-numba"
-                run_env = dict(env, NUMBA_CACHE_DIR=cold) if first else env
-                runs[batch][system].append(run(system, batch, args.epochs, run_env))
-                r = runs[batch][system][-1]
-                s = f"{statistics.median(r['epoch_times']):.2f} s/epoch" \
-                    if isinstance(r, dict) else r
-                print(f"  round {round_ + 1} batch {batch:>3} {system:<13} {s}", flush=True)
-    report(runs, gflops, args)
 
+                def env_for_attempt(first=first):
+                    if first:
+                        return dict(env, NUMBA_CACHE_DIR=tempfile.mkdtemp(prefix="tinynn-cold-"))
+                    return env
 
-def ratio(results: list, reference: list) -> str:
-    """Median (and range) over rounds of a system's s/epoch over the reference's, same round."""
-    ratios = [statistics.median(r["epoch_times"]) / statistics.median(k["epoch_times"])
-              for r, k in zip(results, reference, strict=False)
-              if isinstance(r, dict) and isinstance(k, dict)]
-    if not ratios:
-        return "-"
-    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
-
-
-def report(runs: dict, gflops: list, args) -> None:
-    """Print the table. A system's s/epoch is the median over rounds of its per-run median; its
-    ratio to Keras is the median of the ratios taken within each round (the machine's speed
-    drifts between rounds, and both systems of a ratio ran close together in time)."""
-    gf = statistics.median(gflops)
-    roofline_s = FLOP_PER_EPOCH / (gf * 1e9)
-    print(f"\nsgemm through NumPy's BLAS: {gf:.0f} GFLOP/s (median of rounds: "
-          f"{', '.join(f'{g:.0f}' for g in gflops)}) -> roofline {roofline_s:.2f} s/epoch "
-          f"({FLOP_PER_EPOCH / 1e12:.2f} TFLOP per epoch of {N_TRAIN:,} images)")
-    print(f"{args.rounds} rounds x {args.epochs} timed epochs after a warm-up epoch\n")
-    print("| batch | system | s/epoch (median) | samples/s | x Keras (range) | x PyTorch (range) | "
-          "% of roofline | predict img/s | peak RSS MB | import s | warm-up s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for batch, by_system in runs.items():
-        for system, results in by_system.items():
-            ok = [r for r in results if isinstance(r, dict)]
-            if not ok:
-                print(f"| {batch} | {system} | {results[0]} |")
-                continue
-            s = statistics.median(statistics.median(r["epoch_times"]) for r in ok)
-            med = {k: statistics.median(r[k] for r in ok)
-                   for k in ("predict_s", "peak_rss_mb", "import_s")}
-            print(f"| {batch} | {system} | {s:.2f} | {N_TRAIN / s:,.0f} | "
-                  f"{ratio(results, by_system.get('keras', []))} | "
-                  f"{ratio(results, by_system.get('pytorch', []))} | "
-                  f"{100 * roofline_s / s:.0f}% | {10_000 / med['predict_s']:,.0f} | "
-                  f"{med['peak_rss_mb']:.0f} | {med['import_s']:.2f} | "
-                  f"{ok[0]['first_fit_s']:.2f} |")
-    print("\nwarm-up (first round): tinynn, the first fit (64 images), compiling with a cold numba "
-          "cache in the first tinynn-numba run; Keras and PyTorch, the first epoch's time beyond "
-          "the median (graph tracing etc.).")
-    print("\nTargets: batch 32 <= 0.30 x Keras and x PyTorch; batch 256 >= 60% of roofline; "
-          "import tinynn < 0.3 s; predict >= Keras.")
+                runs[batch][system].append(gated_run(system, [batch], args.epochs,
+                                                     env_for_attempt, args))
+                print(f"  round {round_ + 1} batch {batch:>3} {system:<13} "
+                      f"{describe(runs[batch][system][-1])}", flush=True)
+            fused, layers = (runs[batch].get(s, [None])[-1] for s in ("tinynn-numba",
+                                                                      "tinynn-layers"))
+            if fused and layers and isinstance(fused["result"], dict) \
+                    and isinstance(layers["result"], dict):
+                print(f"  round {round_ + 1} batch {batch:>3} tinynn-numba / tinynn-layers "
+                      f"{epoch_s(fused['result']) / epoch_s(layers['result']):.2f}x "
+                      "(target <= 0.62x)", flush=True)
+    report(runs, floors, args)
 
 
 if __name__ == "__main__":
