@@ -83,8 +83,9 @@ def dropout_train(X, U, rate: float):
 # (key, i) can be computed anywhere, in any order, in parallel, and is the same number in NumPy
 # and in numba, so the training engine can make the mask inside its own compiled loop. h is the
 # output function of SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number
-# generators", OOPSLA 2014; the constants are those of Java's SplittableRandom), whose
-# successive states are key + k * gamma with gamma = 0x9E3779B97F4A7C15 (2**64 / golden ratio).
+# generators", OOPSLA 2014; the constants are those of Java's SplittableRandom and Vigna's
+# splitmix64.c), whose successive states are key + k * gamma, gamma = 0x9E3779B97F4A7C15
+# (2**64 / golden ratio, odd). Key 0 gives splitmix64.c's outputs for seed 0 (tested).
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1, _MIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _SHIFTS = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(40)
