@@ -60,6 +60,41 @@ def test_dropout_is_identity_at_inference_and_scaled_in_training():
     np.testing.assert_array_equal(layer.backward(np.ones_like(X)), Y)
 
 
+def test_dropout_masks_come_from_one_key_per_pass():
+    """Pass t of Dropout(rate, seed=s) uses the t-th raw 64-bit draw of default_rng(s) as the
+    key of `ops.counter_uniform`; drawn at once with random_raw(size=n), the keys are the same
+    n draws, and the generator ends in the same state (what a fused training loop relies on)."""
+    from tinynn import ops
+
+    X = np.ones((6, 7, 3), np.float32)
+    layer = layers.Dropout(0.4, seed=5)
+    masks = [layer(X, training=True) for _ in range(4)]  # X = 1: Y is the mask
+    many, single = np.random.default_rng(5).bit_generator, np.random.default_rng(5).bit_generator
+    keys = many.random_raw(size=4)
+    assert keys.dtype == np.uint64
+    assert keys.tolist() == [single.random_raw() for _ in range(4)]
+    assert many.state == single.state == layer._rng.bit_generator.state
+    for t, key in enumerate(keys):
+        np.testing.assert_array_equal(masks[t], ops.dropout_train_keyed(X, key, 0.4)[1],
+                                      err_msg=f"pass {t}")
+    assert not np.array_equal(masks[0], masks[1])
+
+
+def test_dropout_masks_are_reproducible_from_set_random_seed():
+    X = np.ones((16, 40), np.float32)
+
+    def masks():
+        tinynn.utils.set_random_seed(7)
+        a, b = layers.Dropout(0.5), layers.Dropout(0.5)
+        return [a(X, training=True), a(X, training=True), b(X, training=True)]
+
+    first, again = masks(), masks()
+    for m1, m2 in zip(first, again, strict=True):
+        np.testing.assert_array_equal(m1, m2)
+    assert not np.array_equal(first[0], first[1])  # a new mask every pass
+    assert not np.array_equal(first[0], first[2])  # and every layer its own stream
+
+
 def test_activation_names_and_functions():
     assert activations.get(None) == "linear"
     assert activations.get("ReLU") == "relu"

@@ -120,3 +120,51 @@ def test_dropout_keeps_the_expected_value(rate, dtype, seed):
     slack = X64.max() * (grid / (1 - rate) + 4 * np.finfo(dtype).eps / (1 - rate))
     assert abs(Y.sum(dtype=np.float64) - X64.sum()) <= bernstein(variance, bound) + n * slack
     assert layer(X, training=False) is X
+
+
+# The counter-based stream of Dropout (`ops.counter_uniform`) on fixed keys: every statistic
+# below is a sum of independent terms if the hash behaves as a random function, and is held to
+# Bernstein's bound at delta = 1e-9; over the 5 keys x 28 checks the chance that a truly random
+# stream fails any is below 1.5e-7. The keys are fixed, so the values, and the verdicts, are.
+STREAM_KEYS = [0, 1, 2**63, 2**64 - 1, 0x0123456789ABCDEF]
+GRID = 2**24  # U = k / 2**24, k uniform on 0 .. 2**24 - 1
+
+
+@pytest.mark.parametrize("key", STREAM_KEYS)
+def test_counter_uniform_statistics(key):
+    from tinynn import ops
+
+    n = 2**20
+    U = ops.counter_uniform(key, n)
+    assert U.dtype == np.float32 and U.shape == (n,)
+    assert U.min() >= 0 and U.max() < 1
+    k = (U.astype(np.float64) * GRID).astype(np.int64)
+    np.testing.assert_array_equal(k / GRID, U)  # on the grid, exactly
+    U64 = U.astype(np.float64)
+    mean = (GRID - 1) / (2 * GRID)
+    mean_square = (GRID - 1) * (2 * GRID - 1) / (6 * GRID**2)
+    assert abs(U64.sum() - n * mean) <= bernstein(n / 12, 1.0), "mean of U"
+    assert abs((U64**2).sum() - n * mean_square) <= bernstein(n / 5, 1.0), "mean of U**2"
+    for b in range(24):  # each of the 24 bits is 1 half of the time
+        ones = int(((k >> b) & 1).sum())
+        assert abs(ones - n / 2) <= bernstein(n / 4, 1.0), f"bit {b}: {ones} ones in {n}"
+    # neighbours are uncorrelated: disjoint pairs (U_2j, U_2j+1), and key + 1's stream
+    C = U64 - 0.5
+    assert abs((C[0::2] * C[1::2]).sum()) <= bernstein(n / 2 / 144, 0.25) + 1e-6, "pairs"
+    C_next = ops.counter_uniform((key + 1) % 2**64, n).astype(np.float64) - 0.5
+    assert abs((C * C_next).sum()) <= bernstein(n / 144, 0.25) + 1e-6, "key and key + 1"
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.5])
+def test_dropout_keeps_one_minus_rate_of_a_large_array(rate):
+    """Over n = 2**22 units the dropped count is Binomial(n, p), p = P(U < float32(rate)) =
+    ceil(float32(rate) * 2**24) / 2**24 (within 2**-24 of rate): Bernstein at delta = 1e-9
+    allows |dropped - n p| <= ~6.3 standard deviations, ~1.5e-3 of n at rate 0.3."""
+    layer = layers.Dropout(rate, seed=11)
+    X = np.ones((2048, 2048), np.float32)
+    Y = layer(X, training=True)
+    n, dropped = X.size, X.size - np.count_nonzero(Y)
+    p = np.ceil(np.float64(np.float32(rate)) * GRID) / GRID
+    assert abs(p - rate) <= 1 / GRID
+    assert abs(dropped - n * p) <= bernstein(n * p * (1 - p), 1.0), f"{dropped} of {n}"
+    np.testing.assert_array_equal(np.unique(Y), np.float32([0, 1 / (1 - rate)]))

@@ -11,7 +11,8 @@ the cost. Each kernel here makes one pass:
     whole program); bias and activation are then applied in one pass over Z;
   - dense backward: the activation derivative and the bias gradient sum_rows(dZ) in one pass,
     then the two products in BLAS, written straight into the gradient buffers;
-  - dropout: mask and product in one pass;
+  - dropout: the uniforms (a counter-based hash, `ops.counter_uniform`), mask and product in
+    one pass, with no array of uniforms drawn in Python;
   - softmax cross-entropy: loss and gradient of a row in one pass;
   - batch normalization in training: the forward in three passes (mean, variance, output) and
     the backward in two (the two column sums, then dX), instead of about ten NumPy operators
@@ -49,6 +50,9 @@ as `dA * (Z > 0)` does); a maximum is `_maximum`, NaN if either side is (as `np.
 built-in `max` drops a NaN second argument), and Lion's sign of NaN is NaN. tests/test_kernels.py
 checks both backends on NaN and infinities.
 """
+
+import contextlib
+import functools
 
 import numba as nb
 import numpy as np
@@ -136,15 +140,38 @@ def _colsum(dZ, db):
         db[j] = acc[j]
 
 
+# SplitMix64's constants (`ops.counter_uniform`), as np.uint64: an int64 operand anywhere in
+# the hash (a bare literal, a shift amount, the index) makes numba compute in float64.
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1, _MIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_ONE, _S30, _S27, _S31, _S40 = (np.uint64(k) for k in (1, 30, 27, 31, 40))
+_TWO_POW_MINUS_24 = np.float32(2.0 ** -24)
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _counter_uniform(key, i):
+    """U_i of `ops.counter_uniform(key, n)`, one at a time: the SplitMix64 hash of
+    key + (i + 1) * 0x9E3779B97F4A7C15 (mod 2**64), its top 24 bits times 2**-24, a float32 in
+    [0, 1). key a np.uint64, i an integer index >= 0. Inlined into its callers (the training
+    engine calls it from its own kernels). Without the JIT (NUMBA_DISABLE_JIT=1) it runs on
+    NumPy scalars, which warn on the wraparound: callers then run it under
+    np.errstate(over="ignore")."""
+    z = key + (np.uint64(i) + _ONE) * _GAMMA
+    z = (z ^ (z >> _S30)) * _MIX_1
+    z = (z ^ (z >> _S27)) * _MIX_2
+    z = z ^ (z >> _S31)
+    return np.float32(z >> _S40) * _TWO_POW_MINUS_24
+
+
 @nb.njit(cache=True, error_model="numpy")
-def _dropout(X, U, rate, scale, Y, mask):
-    n, m = X.shape
+def _dropout_keyed(X, key, rate, scale, Y, mask):
+    """Flat arrays: U_i = _counter_uniform(key, i), mask_i = scale if U_i >= rate else 0,
+    Y_i = X_i * mask_i, in one pass (rate a float32, scale of X's dtype)."""
     zero = X.dtype.type(0)
-    for i in range(n):
-        for j in range(m):
-            k = scale if U[i, j] >= rate else zero
-            mask[i, j] = k
-            Y[i, j] = X[i, j] * k
+    for i in range(X.size):
+        k = scale if _counter_uniform(key, i) >= rate else zero
+        mask[i] = k
+        Y[i] = X[i] * k
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -484,12 +511,20 @@ def dense_backward_into(dZ, X, W, out_dW, out_db, need_dX: bool = True):
     return np.matmul(dZ, W.T) if need_dX else None
 
 
-def dropout_train(X, U, rate: float):
-    """mask = [U >= rate] / (1 - rate) and Y = X * mask in one pass.  Returns (Y, mask)."""
-    X2 = _c(X).reshape(X.shape[0], -1)
-    Y, mask = np.empty_like(X2), np.empty_like(X2)
-    _dropout(X2, _c(U).reshape(X2.shape), X.dtype.type(rate),
-             X.dtype.type(1.0 / (1.0 - rate)), Y, mask)
+# Without the JIT the kernels run on NumPy scalars, whose uint64 arithmetic warns when it wraps
+# around (the hash relies on it); compiled code never warns, and never pays for the context.
+_wraparound = (functools.partial(np.errstate, over="ignore") if nb.config.DISABLE_JIT
+               else contextlib.nullcontext)
+
+
+def dropout_train_keyed(X, key, rate: float):
+    """The uniforms of `ops.counter_uniform(key, X.size)`, the mask [U >= rate] / (1 - rate)
+    and Y = X * mask in one pass, no array of uniforms made.  Returns (Y, mask)."""
+    X1 = _c(X).reshape(-1)
+    Y, mask = np.empty_like(X1), np.empty_like(X1)
+    with _wraparound():
+        _dropout_keyed(X1, np.uint64(key), np.float32(rate), X.dtype.type(1.0 / (1.0 - rate)),
+                       Y, mask)
     return Y.reshape(X.shape), mask.reshape(X.shape)
 
 

@@ -669,6 +669,15 @@ class Dropout(Layer):
 
     At inference (training=False) Y = X. Backward: dX = dY * mask.
 
+    The noise: each training pass draws one 64-bit key from the layer's own generator,
+    key = rng.bit_generator.random_raw(), and the uniform of the entry at flat position i (C
+    order, X seen as (N, -1)) is the SplitMix64 hash U_i = h(key + (i + 1) * 0x9E3779B97F4A7C15)
+    (`ops.counter_uniform`); the unit is kept where U_i >= rate. A counter-based stream is
+    reproducible, needs no array of draws, can be computed in any order or in parallel, and is
+    the same number in NumPy and in numba, so a compiled training loop makes the mask itself.
+    `rng.bit_generator.random_raw(size=n)` gives the same n keys as n single draws (tested), so
+    the keys of many passes can be drawn at once.
+
     Args:
         rate: fraction of inputs to drop, in [0, 1).
         seed: seed of this layer's own generator. Defaults to a draw from the global generator
@@ -694,8 +703,8 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             self._mask = None
             return X
-        U = self._rng.random(X.shape, dtype=np.float32)  # the same draws on every backend
-        Y, self._mask = backend.ops().dropout_train(X, U, self.rate)
+        key = np.uint64(self._rng.bit_generator.random_raw())  # one draw per pass
+        Y, self._mask = backend.ops().dropout_train_keyed(X, key, self.rate)
         return Y
 
     def backward(self, dY):

@@ -78,6 +78,58 @@ def dropout_train(X, U, rate: float):
     return dropout_forward(X, mask), mask
 
 
+# The uniforms of a training pass: a counter-based stream, U_i = h(key + (i + 1) * gamma).
+# A Python-drawn array of uniforms would have to be made outside any fused kernel; a hash of
+# (key, i) can be computed anywhere, in any order, in parallel, and is the same number in NumPy
+# and in numba, so the training engine can make the mask inside its own compiled loop. h is the
+# output function of SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number
+# generators", OOPSLA 2014; the constants are those of Java's SplittableRandom and Vigna's
+# splitmix64.c), whose successive states are key + k * gamma, gamma = 0x9E3779B97F4A7C15
+# (2**64 / golden ratio, odd). Key 0 gives splitmix64.c's outputs for seed 0 (tested).
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1, _MIX_2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_SHIFTS = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(40)
+_TWO_POW_MINUS_24 = np.float32(2.0 ** -24)
+
+
+def counter_uniform(key, n: int) -> np.ndarray:
+    """U_i for i = 0 .. n-1, the SplitMix64 hash of (key, i), all arithmetic mod 2**64:
+
+        z = key + (i + 1) * 0x9E3779B97F4A7C15
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+        z = z ^ (z >> 31)
+        U_i = (z >> 40) * 2**-24
+
+    U_i takes the 2**24 values k / 2**24 in [0, 1), each exactly a float32. Every operand is a
+    np.uint64, so NumPy wraps around silently (no float64, no warning on an array).
+
+    Args:
+        key: the stream's key, an integer in [0, 2**64).
+        n: how many uniforms.
+
+    Returns:
+        float32 array of shape (n,).
+    """
+    s30, s27, s31, s40 = _SHIFTS
+    z = np.uint64(key) + np.arange(1, n + 1, dtype=np.uint64) * _GAMMA
+    z = (z ^ (z >> s30)) * _MIX_1
+    z = (z ^ (z >> s27)) * _MIX_2
+    z ^= z >> s31
+    return (z >> s40).astype(np.float32) * _TWO_POW_MINUS_24
+
+
+def dropout_train_keyed(X, key, rate: float):
+    """`dropout_train` with the uniforms of `counter_uniform(key, X.size)`: U for the entry at
+    flat position i of X (C order, X seen as (N, -1)) is U_i, and the unit is kept where
+    U_i >= float32(rate) (NumPy compares a float32 array with a Python float in float32; the
+    kernels compare the same way, whatever X's dtype).  Returns (Y, mask).
+
+    Shapes: X any shape (N, ...); Y and mask the same.
+    """
+    return dropout_train(X, counter_uniform(key, X.size).reshape(X.shape), float(rate))
+
+
 # ----- softmax cross-entropy ------------------------------------------------------------------
 
 def softmax_cross_entropy_with_gradient(Z, y):
