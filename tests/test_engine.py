@@ -271,8 +271,9 @@ def test_with_numpys_default_threads_the_paths_agree_to_rounding(float64):
                       jit_compile=jit_compile)
         return model
 
-    models = [make(jit) for jit in ("auto", False)]
-    for model in models:
-        model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    models = []
+    for jit in ("auto", False):  # each made, then trained: the same shuffles
+        models.append(make(jit))
+        models[-1].fit(x, y, batch_size=32, epochs=2, verbose=0)
     for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

@@ -120,7 +120,7 @@ class FusedStep:
                      (weights, model.gradients, opt.momentums, opt.velocities)]
         self.codes = np.array([kernels._CODES[d.activation] for d in self.dense], np.int64)
         rates = [0.0 if d is None else d.rate for d in self.dropouts]
-        self.rates = np.array(rates, dtype)
+        self.rates = np.array(rates, np.float32)  # Dropout compares U with float32(rate)
         self.scales = np.array([1 / (1 - r) for r in rates], dtype)
         self.keys = np.zeros(len(self.dense), np.uint64)
         self.tiny = self.f(np.finfo(dtype).tiny * 2**24)

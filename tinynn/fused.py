@@ -9,8 +9,8 @@ Every operation is the one the layer path runs, so both give the same bits:
     order;
   - bias + activation, the activation derivative with the bias gradient, softmax cross-entropy,
     the gradients' squared norm and Adam are `tinynn.kernels`' own functions, called from here;
-  - dropout uses Dropout's counter-based stream (`kernels._counter_uniform`) with the key the
-    layer would have drawn, and multiplies by the same mask.
+  - dropout is `kernels._dropout_keyed`, Dropout's own kernel (its counter-based stream), with
+    the key the layer would have drawn.
 
 A product in BLAS's row-major interface, C (m, n) = op(A) @ op(B):
     X @ W      gemm(NoTrans, NoTrans, m=N, n=units, k=n_in, lda=n_in, ldb=units)
@@ -179,27 +179,6 @@ def _adam2(flat_W, flat_G, flat_M, flat_V, alpha, c1, c2, eps, tiny):
                           alpha, c1, c2, eps, tiny)
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
-def _counter_uniform(key, i):  # TEMPORARY until kernels has it
-    z = key + (np.uint64(i) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return np.float32(z >> np.uint64(40)) * np.float32(2.0**-24)
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _dropout_keyed(X, key, rate, scale, Y, mask):
-    """mask = [U >= rate] / (1 - rate), U from the counter-based stream of `key`; Y = X * mask."""
-    n, m = X.shape
-    zero = X.dtype.type(0)
-    for i in range(n):
-        for j in range(m):
-            k = scale if _counter_uniform(key, i * m + j) >= rate else zero
-            mask[i, j] = k
-            Y[i, j] = X[i, j] * k
-
-
 @nb.njit(cache=True, error_model="numpy")
 def train_step(gemm, X, y, Ws, bs, gWs, gbs, codes, rates, scales, keys, inputs, masks, Zs, As,
                dZs, dAs, losses, flat_W, flat_G, flat_M, flat_V, alpha, c1, c2, eps, tiny,
@@ -221,7 +200,8 @@ def train_step(gemm, X, y, Ws, bs, gWs, gbs, codes, rates, scales, keys, inputs,
     for k in range(L):
         src = X if k == 0 else As[k - 1]
         if rates[k] > 0:
-            _dropout_keyed(src, keys[k], rates[k], scales[k], inputs[k], masks[k])
+            kernels._dropout_keyed(src.reshape(src.size), keys[k], rates[k], scales[k],
+                                   inputs[k].reshape(src.size), masks[k].reshape(src.size))
             src = inputs[k]
         _matmul2(gemm, src, Ws[k], Zs[k])
         kernels._bias_activation(Zs[k], bs[k], codes[k], As[k])
