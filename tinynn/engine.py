@@ -127,6 +127,7 @@ class FusedStep:
         self.sqrt_max = safety._SQRT_MAX[dtype.char]
         self._buffers: dict = {}
         self._one_blas_thread = fused.BlasThreads(1)  # during the call only (~1 us)
+        self._wraparound = kernels._wraparound  # the dropout hash without the JIT
 
     def _arrays(self, n: int) -> tuple:
         """The per-step buffers for batches of n rows (made once per batch size)."""
@@ -173,7 +174,7 @@ class FusedStep:
         values = np.empty(n, self.dtype)
         opt = self.model.optimizer
         f = self.f
-        with self._one_blas_thread:
+        with self._one_blas_thread, self._wraparound():
             code = self._fused.train_step(
                 self.gemm, X2, y, self.Ws, self.bs, self.gWs, self.gbs, self.codes, self.rates,
                 self.scales, self.keys, inputs, masks, Zs, As, dZs, dAs, values, *self.flat,
@@ -262,7 +263,7 @@ class FusedStep:
         values = np.empty(count * n, self.dtype)
         Z_out = np.empty((count * n, classes), self.dtype)
         A_out = np.empty((count * n, classes), self.dtype)
-        with self._one_blas_thread:
+        with self._one_blas_thread, self._wraparound():
             done, code = self._fused.train_steps(
                 self.gemm, x2, y64, order, Xb, yb, self.Ws, self.bs, self.gWs, self.gbs,
                 self.codes, self.rates, self.scales, keys, inputs, masks, Zs, As, dZs, dAs,
