@@ -57,6 +57,8 @@ def test_the_math_imports_no_layer_model_or_optimizer():
         assert not graph[pure] & {"tinynn.layers", "tinynn.models", "tinynn.optimizers",
                                   "tinynn.saving", "tinynn.backend"}, (pure, graph[pure])
     assert graph["tinynn.kernels"] <= {"tinynn.ops"}
+    assert graph["tinynn.fused"] <= {"tinynn.kernels"}  # the engine's numba code: kernels only
+    assert "tinynn.engine" not in graph["tinynn.layers"] | graph["tinynn.optimizers.base"]
     assert "tinynn.models" not in graph["tinynn.saving"] | graph["tinynn.io"]
     # Keras's file formats sit under saving (which chooses them by suffix)
     for module in ("tinynn.keras_format", "tinynn.keras_config", "tinynn.keras_compile",

@@ -1,6 +1,8 @@
 """The fused training engine (tinynn.engine) against the layer path: the same bits, the same
 logs, the same guarantees; and every model it does not know goes layer by layer."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -85,16 +87,17 @@ def test_the_engine_really_runs_and_the_switch_turns_it_off(monkeypatch):
     """Batches of the first batch's size go in chunks (one call for up to 64 steps); a batch
     callback makes every step its own call; jit_compile=False, none."""
     calls = []
-    for name in ("train_step", "train_steps"):
-        real = getattr(fused, name)
-        monkeypatch.setattr(fused, name, lambda *a, _real=real, _name=name:
+    for method, name in (("step", "train_step"), ("_call_steps", "train_steps")):
+        real = getattr(engine.FusedStep, method)
+        monkeypatch.setattr(engine.FusedStep, method, lambda *a, _real=real, _name=name:
                             calls.append(_name) or _real(*a))
     x, y = data(64 * 3 + 5)
     seed_like().fit(x, y, batch_size=3, epochs=1, verbose=0)
     assert calls == ["train_steps"] * 2 + ["train_step"]  # 65 batches of 3, then one of 2
     calls.clear()
     seed_like().fit(x, y, batch_size=2, epochs=1, verbose=0)
-    assert calls == ["train_steps"] * 2  # 98 batches of 2; the last, 1 row, layer by layer
+    # 98 batches of 2; the last, 1 row, is handed to step, which sends it layer by layer
+    assert calls == ["train_steps"] * 2 + ["train_step"]
     calls.clear()
     seed_like().fit(x[:64], y[:64], batch_size=32, epochs=1, verbose=0,
                     callbacks=[callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: 0)])
@@ -110,6 +113,21 @@ def test_the_engine_really_runs_and_the_switch_turns_it_off(monkeypatch):
 def test_jit_compile_is_checked():
     with pytest.raises(ValueError, match="jit_compile to be 'auto', True or False"):
         seed_like(jit_compile="yes")
+
+
+def test_jit_compile_true_on_a_model_it_does_not_know_warns_and_trains():
+    """Keras: "Model doesn't support `jit_compile=True`. Proceeding with `jit_compile=False`."
+    "auto" stays silent."""
+    x, y = data(64)
+    model = seed_like(optimizer=optimizers.RMSprop(), jit_compile=True)
+    with pytest.warns(UserWarning, match=r"jit_compile=True, but .* \(the optimizer is not "
+                      r"plain Adam\): training layer by layer"):
+        model.fit(x, y, batch_size=32, verbose=0)
+    assert model.optimizer.iterations == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seed_like(optimizer=optimizers.RMSprop()).fit(x, y, batch_size=32, verbose=0)
+        seed_like(jit_compile=True).fit(x, y, batch_size=32, verbose=0)
 
 
 def test_without_bias_and_with_a_schedule_too():

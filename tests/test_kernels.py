@@ -475,29 +475,36 @@ def test_float32_kernels_stay_in_float32(name):
                     reason="counts compilations; make test runs it in the JIT pass")
 def test_a_second_process_loads_the_kernels_from_the_cache(tmp_path):
     """cache=True: the first process compiles the kernels and writes them to the cache; a second
-    process training the same model loads every kernel from it and compiles nothing."""
+    process training the same model loads every kernel from it and compiles nothing: the layer
+    path's kernels (jit_compile=False) and the fused engine's (tinynn.fused)."""
     import os
     import subprocess
     import sys
 
     code = """
 import numpy as np, tinynn
-from tinynn import kernels
+from tinynn import fused, kernels
 from tinynn.layers import Dense, Dropout
-model = tinynn.Sequential([tinynn.Input((6,)), Dense(5, activation="relu"), Dropout(0.5),
-                           Dense(3, activation="softmax")])
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-model.fit(np.ones((8, 6), "float32"), np.arange(8) % 3, epochs=1, verbose=0)
-used = [f for f in vars(kernels).values() if hasattr(f, "stats") and f.signatures]
+for jit in (False, "auto"):
+    model = tinynn.Sequential([tinynn.Input((6,)), Dense(5, activation="relu"), Dropout(0.5),
+                               Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit)
+    model.fit(np.ones((8, 6), "float32"), np.arange(8) % 3, epochs=1, verbose=0)
+assert tinynn.engine.why_not(model) is None
+used = [f for m in (kernels, fused) for f in vars(m).values()
+        if hasattr(f, "stats") and f.signatures]
 print(len(used), sum(sum(f.stats.cache_hits.values()) for f in used),
-      sum(sum(f.stats.cache_misses.values()) for f in used))
+      sum(sum(f.stats.cache_misses.values()) for f in used),
+      sum(1 for f in vars(fused).values() if hasattr(f, "stats") and f.signatures))
 """
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), TINYNN_BACKEND="numba")
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=env, check=True).stdout.split() for _ in range(2)]
-    (used, hits_1, misses_1), (used_2, hits_2, misses_2) = [map(int, r) for r in runs]
+    (used, hits_1, misses_1, fused_1), (used_2, hits_2, misses_2, fused_2) = [
+        map(int, r) for r in runs]
     # bias+activation, backward, dropout, softmax-CE, Adam (the first process also compiles the
-    # one-weight Adam on its own, as a callee of the all-weights one, which the cache embeds)
-    assert used >= 5 and used - 1 <= used_2 <= used
-    assert hits_1 == 0 and misses_1 == used, "the first process should compile every kernel"
+    # one-weight Adam on its own, as a callee of the all-weights one, which the cache embeds);
+    # and the fused engine's steps (a second process loads the outermost one, which the cache
+    # holds with its callees)
+    assert used >= 7 and fused_1 >= 3 and 1 <= fused_2 and used_2 <= used
     assert misses_2 == 0 and hits_2 == used_2, "the second process recompiled a kernel"

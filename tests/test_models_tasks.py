@@ -298,7 +298,8 @@ def test_a_custom_metric_function_is_logged_by_its_name_and_saved(tmp_path):
 
 
 def test_softmax_with_sparse_labels_keeps_the_fused_kernel(monkeypatch):
-    """The flagship's step: loss and dZ = (softmax(Z) - onehot(y)) / N in one backend call."""
+    """The flagship's step, layer by layer: loss and dZ = (softmax(Z) - onehot(y)) / N in one
+    backend call (tests/test_engine.py checks the fused engine, which calls the same kernel)."""
     calls = []
     ops = tinynn.backend.ops()
     fused = ops.softmax_cross_entropy_with_gradient
@@ -306,6 +307,7 @@ def test_softmax_with_sparse_labels_keeps_the_fused_kernel(monkeypatch):
                         lambda Z, y: calls.append(len(y)) or fused(Z, y))
     x, rng = data(n=40)
     model = tinynn.Sequential([tinynn.Input((4,)), layers.Dense(3, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=False)
     model.fit(x, rng.integers(0, 3, size=40), batch_size=16, verbose=0)
     assert calls == [16, 16, 8]

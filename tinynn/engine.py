@@ -24,6 +24,8 @@ the layer path computes them. The layers keep nothing of a fused step for a late
 off.
 """
 
+import warnings
+
 import numpy as np
 
 from tinynn import backend, layers, losses, optimizers, safety
@@ -87,8 +89,15 @@ def why_not(model) -> "str | None":
 
 
 def plan(model) -> "FusedStep | None":
-    """A `FusedStep` for `model`, or None when its step cannot be fused (see `why_not`)."""
-    return None if why_not(model) is not None else FusedStep(model)
+    """A `FusedStep` for `model`, or None when its step cannot be fused (see `why_not`); with
+    `compile(jit_compile=True)` that warns, as Keras warns when a model cannot be XLA-compiled."""
+    reason = why_not(model)
+    if reason is None:
+        return FusedStep(model)
+    if model._jit_compile is True:
+        warnings.warn(f"jit_compile=True, but tinynn's fused engine does not know this model "
+                      f"({reason}): training layer by layer.", stacklevel=3)
+    return None
 
 
 class FusedStep:
