@@ -7,6 +7,7 @@ peak_rss_mb (ru_maxrss of the worker process itself) and, where there is one, a 
 import json
 import resource
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -81,7 +82,14 @@ def time_tinynn(system: str, batch: int, epochs: int) -> dict:
         return time.perf_counter() - start
 
     kwargs = {"jit_compile": False} if system == "tinynn-layers" else None
-    return dict(keras_style_run(tinynn, batch, epochs, compile_kernels, kwargs), import_s=import_s)
+    result = dict(keras_style_run(tinynn, batch, epochs, compile_kernels, kwargs),
+                  import_s=import_s)
+    fused = sys.modules.get("tinynn.fused")  # imported when the fused engine ran
+    if fused is not None and fused._CHOSEN:
+        blas = ", ".join(sorted({name for name, _ in fused._CHOSEN.values()}))
+        result["note"] = "; ".join(filter(None, [result.get("note"),
+                                                 f"the fused engine called {blas}'s sgemm"]))
+    return result
 
 
 def time_keras(batch: int, epochs: int) -> dict:

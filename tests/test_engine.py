@@ -11,10 +11,12 @@ from tinynn import backend, callbacks, engine, fused, layers, optimizers
 
 
 @pytest.fixture(autouse=True)
-def numba_backend():
-    """The engine runs on the numba backend only; these tests are about it on every pass."""
+def numba_backend(monkeypatch):
+    """The engine runs on the numba backend only; these tests are about it on every pass, with
+    NumPy's OpenBLAS (the layer path's BLAS: the same bits), unless a test says otherwise."""
     before = backend._name
     backend.set_backend("numba")
+    monkeypatch.setenv("TINYNN_BLAS", "openblas")
     yield
     backend.set_backend(before)
 
@@ -295,3 +297,104 @@ def test_with_numpys_default_threads_the_paths_agree_to_rounding(float64):
         models[-1].fit(x, y, batch_size=32, epochs=2, verbose=0)
     for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+# ----- the cores and the BLAS ----------------------------------------------------------------
+
+def watch(readings, cpus=2, interval=0.2):
+    """A CoreWatch fed scripted (clock, machine busy s, own s) readings."""
+    it = iter(readings)
+    state = {}
+
+    def clock():
+        state["now"], state["busy"], state["own"] = next(it)
+        return state["now"]
+
+    return engine.CoreWatch(interval, read_stat=lambda: state["busy"],
+                            own_time=lambda: state["own"], clock=clock, cpus=cpus)
+
+
+def test_the_core_watch_gives_up_the_second_core_when_others_use_one():
+    w = watch([(0.0, 100.0, 5.0),   # first look: no interval yet, two cores
+               (0.1, 100.2, 5.2),   # within the interval: no new look
+               (1.0, 101.8, 6.8),   # 1.8 s busy, 1.8 ours: others 0 -> two
+               (2.0, 103.6, 7.8),   # 1.8 busy, 1.0 ours: others 0.8 core -> one
+               (3.0, 105.2, 8.8),   # others 0.6 of a core -> one
+               (4.0, 106.3, 9.8),   # others 0.1 -> two again
+               ])
+    assert [w.two_cores() for _ in range(6)] == [True, True, True, False, False, True]
+    many = watch([(0.0, 0.0, 0.0), (1.0, 6.0, 1.0)], cpus=16)  # 5 cores busy of 16: two free
+    assert [many.two_cores() for _ in range(2)] == [True, True]
+    unknown = engine.CoreWatch(read_stat=lambda: None, cpus=2)
+    assert unknown.two_cores() and not engine.CoreWatch(read_stat=lambda: None,
+                                                        cpus=1).two_cores()
+    assert engine._machine_busy_seconds() is None or engine._machine_busy_seconds() > 0
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_one_core_or_two_the_same_bits(monkeypatch, dropout):
+    x, y = data()
+    out = []
+    for two in (True, False):
+        monkeypatch.setattr(engine._CORES, "two_cores", lambda two=two: two)
+        model = seed_like(dropout)
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+        out.append(model)
+    assert_same(*out)
+
+
+def test_the_blas_is_chosen_by_tinynn_blas_and_by_timing(monkeypatch):
+    monkeypatch.setattr(fused, "_CHOSEN", {})
+    assert fused.choose_gemm(np.float32, 32, 784, 512)[0] == "openblas"  # the fixture's pin
+    monkeypatch.setenv("TINYNN_BLAS", "fast")
+    with pytest.raises(ValueError, match="TINYNN_BLAS must be one of"):
+        fused.choose_gemm(np.float32, 32, 784, 512)
+    monkeypatch.setenv("TINYNN_BLAS", "mkl")
+    monkeypatch.setattr(fused, "mkl_gemm", lambda: None)
+    with pytest.raises(ValueError, match=r"no MKL was found: `pip install mkl`"):
+        fused.choose_gemm(np.float32, 32, 784, 512)
+    monkeypatch.setattr(fused, "mkl_gemm", lambda: {np.dtype(np.float32): "mkl's"})
+    monkeypatch.setenv("TINYNN_BLAS", "auto")
+    speed = {"mkl": 1.0}
+    timer = lambda gemm, *shape: speed["mkl"] if gemm == "mkl's" else 1.0  # noqa: E731
+    assert fused.choose_gemm(np.float32, 32, 784, 512, timer) == ("openblas", fused.numpy_gemm()[
+        np.dtype(np.float32)])  # as fast: NumPy's
+    speed["mkl"] = 0.85
+    assert fused.choose_gemm(np.float32, 32, 784, 512, timer)[0] == "openblas"  # made once
+    assert fused.choose_gemm(np.float32, 64, 784, 512, timer) == ("mkl", "mkl's")  # >10% faster
+
+
+def test_with_mkl_the_fused_steps_agree_with_the_layer_path(monkeypatch):
+    """Another BLAS rounds the products differently (about 1e-7 relative in float32). After 20
+    steps of the seed MLP's shapes (no dropout, the same batches) the model's loss agrees to
+    1e-6 relative (measured 3e-9). The weights differ by more than the products' rounding:
+    Adam divides m by sqrt(v) + 1e-7, so a gradient near 1e-7 turns a last-bit difference into
+    a visible share of a step. Every weight is within 0.5% of one step (learning_rate) of the
+    layer path's (measured 0.13% at lr 1e-4, after 1 step as after 20)."""
+    if fused.mkl_gemm() is None:
+        pytest.fail("MKL is needed for this test: `pip install mkl` (in the test extras)")
+    monkeypatch.setenv("TINYNN_BLAS", "mkl")
+    rng = np.random.default_rng(2)
+    x, y = rng.random((640, 784), dtype=np.float32), rng.integers(0, 10, 640)
+    lr = 1e-4
+
+    def make(jit_compile):
+        tinynn.utils.set_random_seed(4)
+        model = tinynn.Sequential([tinynn.Input((784,)), layers.Dense(512, activation="relu"),
+                                   layers.Dense(256, activation="relu"),
+                                   layers.Dense(128, activation="relu"),
+                                   layers.Dense(10, activation="softmax")])
+        model.compile(optimizers.Adam(lr), "sparse_categorical_crossentropy",
+                      jit_compile=jit_compile)
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
+        return model
+
+    fast, slow = make("auto"), make(False)
+    assert fused._CHOSEN[("mkl", np.dtype(np.float32), 32, 784, 512)][0] == "mkl"
+    loss_fast, loss_slow = fast.evaluate(x, y, verbose=0), slow.evaluate(x, y, verbose=0)
+    assert abs(loss_fast - loss_slow) <= 1e-6 * loss_slow
+    differ = 0
+    for a, b in zip(fast.get_weights(), slow.get_weights(), strict=True):
+        assert float(np.abs(a - b).max()) <= 5e-3 * lr
+        differ += not np.array_equal(a, b)
+    assert differ >= 4  # another BLAS: other roundings

@@ -24,6 +24,9 @@ the layer path computes them. The layers keep nothing of a fused step for a late
 off.
 """
 
+import contextlib
+import os
+import time
 import warnings
 
 import numpy as np
@@ -88,12 +91,12 @@ def why_not(model) -> "str | None":
     return None
 
 
-def plan(model) -> "FusedStep | None":
+def plan(model, batch_size: int = 32) -> "FusedStep | None":
     """A `FusedStep` for `model`, or None when its step cannot be fused (see `why_not`); with
     `compile(jit_compile=True)` that warns, as Keras warns when a model cannot be XLA-compiled."""
     reason = why_not(model)
     if reason is None:
-        return FusedStep(model)
+        return FusedStep(model, batch_size)
     if model._jit_compile is True:
         warnings.warn(f"jit_compile=True, but tinynn's fused engine does not know this model "
                       f"({reason}): training layer by layer.", stacklevel=3)
@@ -103,7 +106,7 @@ def plan(model) -> "FusedStep | None":
 class FusedStep:
     """The arrays of one model, laid out once for `fused.train_step`; `step(X, y)` per batch."""
 
-    def __init__(self, model):
+    def __init__(self, model, batch_size: int = 32):
         from numba import typed
 
         from tinynn import fused, kernels
@@ -114,7 +117,8 @@ class FusedStep:
         self.dropouts = [d for d, _ in self.chain]
         dtype = self.dense[0].params["kernel"].dtype
         self.dtype, self.f = dtype, dtype.type
-        self.gemm = fused.numpy_gemm()[dtype]
+        first = self.dense[0].params["kernel"].shape
+        self.blas, self.gemm = fused.choose_gemm(dtype, batch_size, *first)  # timed at it
         opt = model.optimizer
         weights = model.trainable_weights
         if not opt.built:
@@ -137,6 +141,20 @@ class FusedStep:
         self._buffers: dict = {}
         self._one_blas_thread = fused.BlasThreads(1)  # during the call only (~1 us)
         self._wraparound = kernels._wraparound  # the dropout hash without the JIT
+        self.cores = _CORES
+
+    @contextlib.contextmanager
+    def _threads(self):
+        """Two numba threads for the call when `CoreWatch` says the cores are free, else one
+        (the same code and bits, serially)."""
+        import numba
+        before = numba.get_num_threads()
+        wanted = 2 if self.cores.two_cores() else 1
+        numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(before)
 
     def _arrays(self, n: int) -> tuple:
         """The per-step buffers for batches of n rows (made once per batch size)."""
@@ -183,7 +201,7 @@ class FusedStep:
         values = np.empty(n, self.dtype)
         opt = self.model.optimizer
         f = self.f
-        with self._one_blas_thread, self._wraparound():
+        with self._one_blas_thread, self._wraparound(), self._threads():
             code = self._fused.train_step(
                 self.gemm, X2, y, self.Ws, self.bs, self.gWs, self.gbs, self.codes, self.rates,
                 self.scales, self.keys, inputs, masks, Zs, As, dZs, dAs, values, *self.flat,
@@ -272,7 +290,7 @@ class FusedStep:
         values = np.empty(count * n, self.dtype)
         Z_out = np.empty((count * n, classes), self.dtype)
         A_out = np.empty((count * n, classes), self.dtype)
-        with self._one_blas_thread, self._wraparound():
+        with self._one_blas_thread, self._wraparound(), self._threads():
             done, code = self._fused.train_steps(
                 self.gemm, x2, y64, order, Xb, yb, self.Ws, self.bs, self.gWs, self.gbs,
                 self.codes, self.rates, self.scales, keys, inputs, masks, Zs, As, dZs, dAs,
@@ -302,6 +320,64 @@ class FusedStep:
             last._Z, last._A = Z_out[rows], A_out[rows]
             model._update_metrics(y[idx], last._A, values[rows], None)
         return ran
+
+
+class CoreWatch:
+    """Whether the fused step may take two cores: it may unless other processes kept at least
+    a core busy (of this machine's `os.cpu_count()`) over the last `interval` seconds.
+
+    Why: the step meets at a barrier a dozen times (after each product shared by the two
+    cores, after Adam). On a machine where another process runs, one of the two threads is
+    often descheduled and the other waits: measured 2026-12-07 on 2 cores beside another
+    training, 18-46 s an epoch instead of 1.9, worse than layer by layer (11-43 s). On one core
+    the step runs the same code, the same bits, about 1.6x slower than on two when quiet.
+    Others' use is the machine's busy time in /proc/stat minus this process's own CPU time
+    (`os.times`), both since the last look; where /proc/stat cannot be read, two cores."""
+
+    def __init__(self, interval: float = 0.2, read_stat=None, clock=time.monotonic,
+                 own_time=None, cpus: "int | None" = None):
+        self.interval, self._clock = interval, clock
+        self._read_stat = read_stat or _machine_busy_seconds
+        self._own_time = own_time or (lambda: sum(os.times()[:2]))
+        self.cpus = cpus or os.cpu_count() or 1
+        self._last = None  # (time, machine busy s, own s)
+        self.two = True
+
+    def two_cores(self) -> bool:
+        """Look again if `interval` has passed since the last look; the decision."""
+        now = self._clock()
+        if self._last is not None and now - self._last[0] < self.interval:
+            return self.two
+        busy, own = self._read_stat(), self._own_time()
+        if busy is None or self.cpus < 2:
+            self.two = self.cpus >= 2
+            return self.two
+        if self._last is not None:
+            elapsed = now - self._last[0]
+            others = ((busy - self._last[1]) - (own - self._last[2])) / max(elapsed, 1e-9)
+            self.two = self.cpus - others >= 1.75  # two cores free, give or take a quarter
+        self._last = (now, busy, own)
+        return self.two
+
+
+def _machine_busy_seconds() -> "float | None":
+    """All CPUs' busy time since boot (the first line of /proc/stat), or None."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != b"cpu" or len(fields) < 8:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, *rest = (int(v) for v in fields[1:])
+    steal = rest[0] if rest else 0
+    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+_CORES = CoreWatch()  # one per process: every model's steps share the cores
 
 
 def _chain(model_layers):

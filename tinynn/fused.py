@@ -23,8 +23,12 @@ units.
 """
 
 import ctypes
+import ctypes.util
+import functools
 import glob
 import os
+import sys
+import time
 
 import numba as nb
 import numpy as np
@@ -34,27 +38,96 @@ from tinynn import kernels
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
+def _gemm_functions(lib, names: tuple, integer) -> dict:
+    """{dtype: ctypes cblas_sgemm / cblas_dgemm of `lib`}, typed for numba's calls."""
+    found = {}
+    for dtype, name, scalar in ((np.float32, names[0], ctypes.c_float),
+                                (np.float64, names[1], ctypes.c_double)):
+        f = getattr(lib, name)
+        i, p = integer, ctypes.c_void_p
+        f.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i, i, i, scalar, p, i, p, i,
+                      scalar, p, i]
+        f.restype = None
+        found[np.dtype(dtype)] = f
+    return found
+
+
+@functools.cache
 def numpy_gemm() -> "dict | None":
-    """{dtype: ctypes cblas_?gemm} of the OpenBLAS inside NumPy's wheel, or None when NumPy
-    uses another BLAS (a system or MKL build): the fused step then does not run."""
+    """{dtype: ctypes cblas_?gemm} of the OpenBLAS inside NumPy's wheel (64-bit integers), or
+    None when NumPy uses another BLAS (a system or MKL build): the fused step then does not run."""
     libs = sorted(glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs",
                                          "libscipy_openblas64_*.so")))
     if not libs:
         return None
     try:
-        lib = ctypes.CDLL(libs[0])
-        found = {}
-        for dtype, name, scalar in ((np.float32, "scipy_cblas_sgemm64_", ctypes.c_float),
-                                    (np.float64, "scipy_cblas_dgemm64_", ctypes.c_double)):
-            f = getattr(lib, name)
-            i, p = ctypes.c_int64, ctypes.c_void_p
-            f.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i, i, i, scalar, p, i, p, i,
-                          scalar, p, i]
-            f.restype = None
-            found[np.dtype(dtype)] = f
+        return _gemm_functions(ctypes.CDLL(libs[0]),
+                               ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"), ctypes.c_int64)
     except (OSError, AttributeError):
         return None
-    return found
+
+
+@functools.cache
+def mkl_gemm() -> "dict | None":
+    """{dtype: ctypes cblas_?gemm} of an installed Intel MKL (`pip install mkl`: libmkl_rt in
+    the environment's lib/), set to its sequential layer (one thread per call: the engine owns
+    the cores), or None when there is none. Never a dependency: NumPy's OpenBLAS is the default
+    and the reference (see `choose_gemm`)."""
+    libs = sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")))
+    path = libs[0] if libs else ctypes.util.find_library("mkl_rt")
+    if not path:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
+        lib.MKL_Set_Threading_Layer(1)  # MKL_THREADING_SEQUENTIAL
+        return _gemm_functions(lib, ("cblas_sgemm", "cblas_dgemm"), ctypes.c_int)
+    except (OSError, AttributeError):
+        return None
+
+
+BLAS_CHOICES = ("auto", "openblas", "mkl")
+_CHOSEN: dict = {}
+
+
+def choose_gemm(dtype, batch: int, n_in: int, units: int, timer=None) -> tuple:
+    """(name, gemm) of the BLAS the fused step calls for a model whose first layer is
+    (batch, n_in) @ (n_in, units), as `TINYNN_BLAS` says: "openblas" (NumPy's own, the layer
+    path's: the same bits), "mkl" (MKL, which must be installed), or "auto", the default: MKL
+    when installed and at least 10% faster at that product on one thread (best of 15 calls
+    each), else OpenBLAS. With MKL the products round differently from the layer path's (about
+    1e-7 relative in float32). The choice is made once per process and shape, so every fit in
+    a process trains with the same one. `timer(gemm)` (for tests) returns a time per call."""
+    choice = os.environ.get("TINYNN_BLAS", "auto").lower()
+    if choice not in BLAS_CHOICES:
+        raise ValueError(f"TINYNN_BLAS must be one of {BLAS_CHOICES}, got {choice!r}.")
+    dtype = np.dtype(dtype)
+    key = (choice, dtype, batch, n_in, units)
+    if key not in _CHOSEN:
+        openblas, mkl = numpy_gemm(), mkl_gemm()
+        if choice == "mkl" and mkl is None:
+            raise ValueError("TINYNN_BLAS=mkl, but no MKL was found: `pip install mkl`.")
+        if choice == "mkl" or (choice == "auto" and mkl is not None and (timer or _time_gemm)(
+                mkl[dtype], dtype, batch, n_in, units) <= 0.9 * (timer or _time_gemm)(
+                openblas[dtype], dtype, batch, n_in, units)):
+            _CHOSEN[key] = ("mkl", mkl[dtype])
+        else:
+            _CHOSEN[key] = ("openblas", openblas[dtype])
+    return _CHOSEN[key]
+
+
+def _time_gemm(gemm, dtype, batch: int, n_in: int, units: int) -> float:
+    """Best of 15 single-threaded calls of (batch, n_in) @ (n_in, units), in seconds."""
+    rng = np.random.default_rng(0)
+    A, B = rng.random((batch, n_in)).astype(dtype), rng.random((n_in, units)).astype(dtype)
+    C = np.empty((batch, units), dtype)
+    best = float("inf")
+    with BlasThreads(1):
+        for _ in range(16):
+            start = time.perf_counter()
+            _matmul(gemm, A, B, C)
+            best = min(best, time.perf_counter() - start)
+    return best
 
 
 class BlasThreads:

@@ -749,7 +749,7 @@ class Sequential(Layer):
         initial_epoch = self._initial_epoch or initial_epoch
         logs, epoch, where = {}, initial_epoch, {"batch": 0}
         try:
-            self._engine = engine.plan(self)  # None: layer by layer
+            self._engine = engine.plan(self, iterator.batch_size)  # None: layer by layer
             with safety.InterruptGuard() as guard:
 
                 def before_batch(i):
@@ -763,7 +763,8 @@ class Sequential(Layer):
                 for epoch in range(initial_epoch, epochs):
                     cbs.call("on_epoch_begin", epoch)
                     if self._engine is not None and not self._engine.intact():
-                        self._engine = engine.plan(self)  # a callback replaced some arrays
+                        # a callback replaced some arrays
+                        self._engine = engine.plan(self, iterator.batch_size)
                     logs = self._run_batches(train, iterator.epoch(), self._train_step, cbs,
                                              "train", before_batch, after_batch)
                     if val is not None and data_adapter.should_validate(epoch, validation_freq):
