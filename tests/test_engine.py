@@ -362,6 +362,7 @@ def test_the_blas_is_chosen_by_tinynn_blas_and_by_timing(monkeypatch):
     speed["mkl"] = 0.85
     assert fused.choose_gemm(np.float32, 32, 784, 512, timer)[0] == "openblas"  # made once
     assert fused.choose_gemm(np.float32, 64, 784, 512, timer) == ("mkl", "mkl's")  # >10% faster
+    assert fused.choose_gemm(np.float32, 16, 6, 16, timer)[0] == "openblas"  # too small to time
 
 
 def test_with_mkl_the_fused_steps_agree_with_the_layer_path(monkeypatch):

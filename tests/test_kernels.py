@@ -497,7 +497,10 @@ print(len(used), sum(sum(f.stats.cache_hits.values()) for f in used),
       sum(sum(f.stats.cache_misses.values()) for f in used),
       sum(1 for f in vars(fused).values() if hasattr(f, "stats") and f.signatures))
 """
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), TINYNN_BACKEND="numba")
+    # TINYNN_BLAS pinned: with "auto" each process times MKL against OpenBLAS (when MKL is
+    # installed), and a different choice is a different compiled signature
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), TINYNN_BACKEND="numba",
+               TINYNN_BLAS="openblas")
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=env, check=True).stdout.split() for _ in range(2)]
     (used, hits_1, misses_1, fused_1), (used_2, hits_2, misses_2, fused_2) = [

@@ -94,10 +94,13 @@ def choose_gemm(dtype, batch: int, n_in: int, units: int, timer=None) -> tuple:
     """(name, gemm) of the BLAS the fused step calls for a model whose first layer is
     (batch, n_in) @ (n_in, units), as `TINYNN_BLAS` says: "openblas" (NumPy's own, the layer
     path's: the same bits), "mkl" (MKL, which must be installed), or "auto", the default: MKL
-    when installed and at least 10% faster at that product on one thread (best of 15 calls
-    each), else OpenBLAS. With MKL the products round differently from the layer path's (about
-    1e-7 relative in float32). The choice is made once per process and shape, so every fit in
-    a process trains with the same one. `timer(gemm)` (for tests) returns a time per call."""
+    when installed, the product has at least 2**20 multiply-adds and MKL is at least 10% faster
+    at it on one thread (best of 15 calls each), else OpenBLAS. With MKL the products round
+    differently from the layer path's (about 1e-7 relative in float32). The choice is made once
+    per process and shape, so every fit in a process trains with the same one; the size floor
+    and the margin keep it the same from one process to the next (MKL: 1.5x faster at the seed
+    MLP's 32x784 @ 784x512 on an Intel Xeon; a small product is timed in microseconds, too
+    noisy to decide by). `timer(gemm, ...)` (for tests) returns a time per call."""
     choice = os.environ.get("TINYNN_BLAS", "auto").lower()
     if choice not in BLAS_CHOICES:
         raise ValueError(f"TINYNN_BLAS must be one of {BLAS_CHOICES}, got {choice!r}.")
@@ -107,9 +110,11 @@ def choose_gemm(dtype, batch: int, n_in: int, units: int, timer=None) -> tuple:
         openblas, mkl = numpy_gemm(), mkl_gemm()
         if choice == "mkl" and mkl is None:
             raise ValueError("TINYNN_BLAS=mkl, but no MKL was found: `pip install mkl`.")
-        if choice == "mkl" or (choice == "auto" and mkl is not None and (timer or _time_gemm)(
-                mkl[dtype], dtype, batch, n_in, units) <= 0.9 * (timer or _time_gemm)(
-                openblas[dtype], dtype, batch, n_in, units)):
+        timer, shape = timer or _time_gemm, (dtype, batch, n_in, units)
+        if choice == "mkl" or (choice == "auto" and mkl is not None
+                               and batch * n_in * units >= 2**20
+                               and timer(mkl[dtype], *shape) <= 0.9 * timer(openblas[dtype],
+                                                                           *shape)):
             _CHOSEN[key] = ("mkl", mkl[dtype])
         else:
             _CHOSEN[key] = ("openblas", openblas[dtype])
