@@ -121,11 +121,13 @@ def blas_info() -> "list[str]":
     lines = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
              f"{i.get('num_threads')} threads)" for i in numpys or blas]
     try:
-        import mkl
+        from tinynn import fused
 
-        lines.append(f"MKL importable: {mkl.get_version_string()}")
-    except ImportError:
-        lines.append("MKL: not importable in this venv")
+        found = fused.mkl_gemm() is not None
+    except ImportError:  # no numba
+        found = False
+    lines.append("MKL: installed (libmkl_rt), which the fused engine may call (TINYNN_BLAS)"
+                 if found else "MKL: not installed (the fused engine calls NumPy's OpenBLAS)")
     return lines
 
 
