@@ -446,3 +446,24 @@ def test_the_fused_step_agrees_with_the_numpy_reference(float64, dropout):
     assert engine.why_not(reference) == "the numpy backend"
     for a, b in zip(fast.get_weights(), reference.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_the_progress_bar_keeps_the_chunks_and_prints_the_layer_paths_numbers(monkeypatch,
+                                                                               capsys):
+    """verbose=1: tinynn's own progress bar only prints the logs, so the chunks run and the
+    bar is handed each batch's logs afterwards; its numbers are the layer path's."""
+    import re
+
+    calls = []
+    real = engine.FusedStep._call_steps
+    monkeypatch.setattr(engine.FusedStep, "_call_steps",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    x, y = data(160)
+    printed = []
+    for jit in ("auto", False):
+        with fused.BlasThreads(1 if jit is False else None):
+            seed_like(jit_compile=jit).fit(x, y, batch_size=16, epochs=2, verbose=1)
+        text = capsys.readouterr().out
+        printed.append(re.findall(r"(accuracy|loss): (\d\.\d{4})", text))
+    assert len(calls) == 2  # one chunk of 10 batches an epoch
+    assert printed[0] == printed[1] and len(printed[0]) >= 4

@@ -218,14 +218,17 @@ class FusedStep:
         return values, A[-1]
 
 
-    def run_batches(self, x, y, batches, before_batch, after_batch, chunk: int = 64) -> int:
+    def run_batches(self, x, y, batches, before_batch, after_batch, on_batch_end=None,
+                    chunk: int = 64) -> int:
         """`Sequential._run_batches`' loop for a training epoch with no batch-level callback:
         the full batches, `chunk` at a time, in one call each (`fused.train_steps`, the gather
         included), then the metrics updated from the outputs it kept, batch by batch, as the
         layer path updates them. `before_batch(i)` runs for every batch; `after_batch` (which
         checks for Ctrl-C and `stop_training`) once a call, for its last batch, and before a
         step the kernel hands back. A batch of another size runs alone (`model._train_step`).
-        Returns the number of samples trained on.
+        `on_batch_end(i)`, if given, runs after each batch's metrics are updated (the progress
+        bar's hook: it sees each batch's logs, after its chunk). Returns the number of samples
+        trained on.
         """
         n_rows = x.shape[0]
         x2 = x.reshape(n_rows, -1) if x.flags.c_contiguous and x.dtype == self.dtype else None
@@ -235,7 +238,8 @@ class FusedStep:
         def flush() -> bool:
             done = 0
             while done < len(pending):
-                done += self._call_steps(x2, y, y64, pending[done:], before_batch, after_batch)
+                done += self._call_steps(x2, y, y64, pending[done:], before_batch, after_batch,
+                                         on_batch_end)
             stop = after_batch(pending[-1][0])
             pending.clear()
             return stop
@@ -253,13 +257,16 @@ class FusedStep:
                 return seen
             before_batch(i)
             self.model._train_step(x[idx], y[idx])
+            if on_batch_end is not None:
+                on_batch_end(i)
             if after_batch(i):
                 return seen
         if pending:
             flush()
         return seen
 
-    def _call_steps(self, x2, y, y64, part: list, before_batch, after_batch) -> int:
+    def _call_steps(self, x2, y, y64, part: list, before_batch, after_batch,
+                    on_batch_end=None) -> int:
         """The batches of `part` [(index, sample indices)] in one kernel call, then their
         bookkeeping; a step the kernel hands back (a non-finite loss: NonFiniteLoss; a
         gradient for the checked update) is finished here by `tinynn.safety`. Returns how
@@ -319,6 +326,8 @@ class FusedStep:
                 rows = slice(s * n, (s + 1) * n)
             last._Z, last._A = Z_out[rows], A_out[rows]
             model._update_metrics(y[idx], last._A, values[rows], None)
+            if on_batch_end is not None:
+                on_batch_end(i)
         return ran
 
 

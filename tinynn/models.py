@@ -624,10 +624,19 @@ class Sequential(Layer):
         begin, end = cbs.listeners(f"on_{mode}_batch_begin"), cbs.listeners(f"on_{mode}_batch_end")
         x, y, w = data
         self._compiled.reset()
+        # whole chunks of batches in one call each (tinynn.engine), when nobody must see the
+        # model between two batches: no batch hooks but the progress bar's, which only prints
+        # the logs and is handed each batch's logs after the chunk
         if mode == "train" and self._engine is not None and w is None and not begin \
-                and not end:  # whole chunks of batches in one call each (tinynn.engine)
+                and all(type(getattr(hook, "__self__", None)) is ProgbarLogger for hook in end):
+
+            def replay(i):
+                logs = self._compiled.results()
+                for hook in end:
+                    hook(i, logs=logs)
+
             seen = self._engine.run_batches(x, y, batches, before_batch or _no_hook,
-                                            after_batch or _no_hook)
+                                            after_batch or _no_hook, replay if end else None)
             return self._compiled.results() if seen else {}
         seen = 0
         for i, idx in enumerate(batches):
