@@ -467,3 +467,41 @@ def test_the_progress_bar_keeps_the_chunks_and_prints_the_layer_paths_numbers(mo
         printed.append(re.findall(r"(accuracy|loss): (\d\.\d{4})", text))
     assert len(calls) == 2  # one chunk of 10 batches an epoch
     assert printed[0] == printed[1] and len(printed[0]) >= 4
+
+
+def test_a_forked_child_trains_layer_by_layer_after_the_engine_ran():
+    """numba's parallel code runs on GNU OpenMP here, which terminates a forked child at its
+    first parallel call; so in a child forked after the engine ran (multiprocessing's default
+    on Linux) the engine steps aside and the child trains layer by layer."""
+    import os
+    import time
+
+    x, y = data(64)
+    seed_like().fit(x, y, batch_size=32, verbose=0)  # numba's threads start here
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: train, report, leave without running pytest's teardown
+        try:
+            model = seed_like()
+            model.fit(x, y, batch_size=32, verbose=0)
+            os.write(write, (engine.why_not(model) or "fused").encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline, status = time.monotonic() + 120, None
+    while status is None and time.monotonic() < deadline:
+        done, code = os.waitpid(pid, os.WNOHANG)
+        status = code if done else None
+        time.sleep(0.05)
+    if status is None:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    said = os.read(read, 4096).decode()
+    os.close(read)
+    assert status == 0, f"the forked child did not finish cleanly (status {status})"
+    import numba
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # NUMBA_DISABLE_JIT=1: no threads at all
+        layer = None
+    assert said.startswith("a process forked") if layer == "omp" else said == "fused"

@@ -88,7 +88,27 @@ def why_not(model) -> "str | None":
     from tinynn import fused  # numba, only now
     if fused.numpy_gemm() is None:
         return "NumPy does not use its own OpenBLAS"
+    if _forked_from_openmp():
+        return ("a process forked from one that ran the fused engine (GNU OpenMP's threads, "
+                "which numba's parallel code uses, do not survive fork)")
     return None
+
+
+_PARALLEL_PID: "int | None" = None  # the process that started numba's threads, if any
+
+
+def _forked_from_openmp() -> bool:
+    """True in a child forked (os.fork, multiprocessing's default on Linux) from a process in
+    which the fused step ran, when numba's threads are GNU OpenMP's: numba terminates such a
+    child at its first parallel call ("fork() called from a process already using GNU
+    OpenMP"). The layer path has no parallel code and runs there as usual."""
+    if _PARALLEL_PID is None or _PARALLEL_PID == os.getpid():
+        return False
+    import numba
+    try:
+        return numba.threading_layer() == "omp"
+    except ValueError:  # no parallel code has run in this process's memory after all
+        return False
 
 
 def plan(model, batch_size: int = 32) -> "FusedStep | None":
@@ -148,6 +168,8 @@ class FusedStep:
         """Two numba threads for the call when `CoreWatch` says the cores are free, else one
         (the same code and bits, serially)."""
         import numba
+        global _PARALLEL_PID
+        _PARALLEL_PID = _PARALLEL_PID or os.getpid()
         before = numba.get_num_threads()
         wanted = 2 if self.cores.two_cores() else 1
         numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))

@@ -193,7 +193,7 @@ def _matmul_nt(gemm, A, B, C):
          C.ctypes, n)
 
 
-# How a product is shared by the two cores (measured 2026-12-07, Intel Xeon, 1 MB L2 a core,
+# How a product is shared by the two cores (measured 2026-12-07, Intel Xeon, 2 MB L2 a core,
 # batch 32, one BLAS thread a core): X @ W and dZ @ W.T by columns of the result, so that each
 # core reads half of W (32x784 @ 784x512: 0.14 ms, by rows 0.17, on one core 0.25); X.T @ dZ by
 # rows of the result (0.12 ms, on one core 0.23). A half is a multiple of 16 columns (whole
