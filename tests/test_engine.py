@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinynn
-from tinynn import backend, callbacks, engine, fused, layers, optimizers
+from tinynn import backend, callbacks, cores, engine, fused, layers, optimizers
 
 
 @pytest.fixture(autouse=True)
@@ -310,7 +310,7 @@ def watch(readings, cpus=2, interval=0.2):
         state["now"], state["busy"], state["own"] = next(it)
         return state["now"]
 
-    return engine.CoreWatch(interval, read_stat=lambda: state["busy"],
+    return cores.CoreWatch(interval, read_stat=lambda: state["busy"],
                             own_time=lambda: state["own"], clock=clock, cpus=cpus)
 
 
@@ -325,10 +325,10 @@ def test_the_core_watch_gives_up_the_second_core_when_others_use_one():
     assert [w.two_cores() for _ in range(6)] == [True, True, True, False, False, True]
     many = watch([(0.0, 0.0, 0.0), (1.0, 6.0, 1.0)], cpus=16)  # 5 cores busy of 16: two free
     assert [many.two_cores() for _ in range(2)] == [True, True]
-    unknown = engine.CoreWatch(read_stat=lambda: None, cpus=2)
-    assert unknown.two_cores() and not engine.CoreWatch(read_stat=lambda: None,
+    unknown = cores.CoreWatch(read_stat=lambda: None, cpus=2)
+    assert unknown.two_cores() and not cores.CoreWatch(read_stat=lambda: None,
                                                         cpus=1).two_cores()
-    assert engine._machine_busy_seconds() is None or engine._machine_busy_seconds() > 0
+    assert cores._machine_busy_seconds() is None or cores._machine_busy_seconds() > 0
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
