@@ -132,6 +132,30 @@ def test_jit_compile_true_on_a_model_it_does_not_know_warns_and_trains():
         seed_like(jit_compile=True).fit(x, y, batch_size=32, verbose=0)
 
 
+def test_a_dropout_of_rate_0_draws_nothing_as_layer_by_layer():
+    """Dropout(0.0) passes its input on and draws no key from its generator, on both paths:
+    the generator (saved with the model) is left as it was seeded."""
+    x, y = data()
+
+    def make(jit_compile):
+        tinynn.utils.set_random_seed(7)
+        model = tinynn.Sequential([tinynn.Input((6, 5)), layers.Flatten(),
+                                   layers.Dense(8, activation="relu"),
+                                   layers.Dropout(0.0, seed=5),
+                                   layers.Dense(4, activation="softmax")])
+        model.compile(optimizers.Adam(3e-3), "sparse_categorical_crossentropy",
+                      jit_compile=jit_compile)
+        return model
+
+    (fast, h1), (slow, h2) = train_both(make, x, y, epochs=2, batch_size=32)
+    assert engine.why_not(fast) is None
+    assert_same(fast, slow)
+    assert h1 == h2
+    for model in (fast, slow):
+        assert model.layers[2]._rng.bit_generator.state == \
+            np.random.default_rng(5).bit_generator.state
+
+
 def test_without_bias_and_with_a_schedule_too():
     schedule = optimizers.schedules.ExponentialDecay(1e-2, decay_steps=3, decay_rate=0.5)
     x, y = data()

@@ -356,10 +356,11 @@ _CORES = cores.CoreWatch()  # one per process: every model's steps share the cor
 
 
 def _chain(model_layers):
-    """(the Dropout before it or None, Dense) for each Dense layer, in order."""
+    """(the Dropout before it or None, Dense) for each Dense layer, in order. A Dropout of rate
+    0 is none: it draws no key (as its forward draws none) and passes its input on."""
     pending = None
     for layer in model_layers:
-        if type(layer) is layers.Dropout:
+        if type(layer) is layers.Dropout and layer.rate > 0:
             pending = layer
         elif type(layer) is layers.Dense:
             yield pending, layer
