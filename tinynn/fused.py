@@ -53,17 +53,28 @@ def _gemm_functions(lib, names: tuple, integer) -> dict:
 
 
 @functools.cache
-def numpy_gemm() -> "dict | None":
-    """{dtype: ctypes cblas_?gemm} of the OpenBLAS inside NumPy's wheel (64-bit integers), or
-    None when NumPy uses another BLAS (a system or MKL build): the fused step then does not run."""
+def _numpy_openblas() -> "ctypes.CDLL | None":
+    """The OpenBLAS inside NumPy's wheel (numpy.libs/libscipy_openblas64_*.so), or None when
+    NumPy uses another BLAS (a system or MKL build)."""
     libs = sorted(glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs",
                                          "libscipy_openblas64_*.so")))
-    if not libs:
+    try:
+        return ctypes.CDLL(libs[0]) if libs else None
+    except OSError:
+        return None
+
+
+@functools.cache
+def numpy_gemm() -> "dict | None":
+    """{dtype: ctypes cblas_?gemm} of NumPy's own OpenBLAS (64-bit integers), or None when
+    there is none: the fused step then does not run."""
+    lib = _numpy_openblas()
+    if lib is None:
         return None
     try:
-        return _gemm_functions(ctypes.CDLL(libs[0]),
-                               ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"), ctypes.c_int64)
-    except (OSError, AttributeError):
+        return _gemm_functions(lib, ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"),
+                               ctypes.c_int64)
+    except AttributeError:
         return None
 
 
@@ -143,10 +154,8 @@ class BlasThreads:
 
     def __init__(self, n: "int | None"):
         self.n, self._lib, self._before = n, None, None
-        libs = sorted(glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs",
-                                             "libscipy_openblas64_*.so")))
-        if libs:
-            lib = ctypes.CDLL(libs[0])
+        lib = _numpy_openblas()
+        if lib is not None:
             self._get = lib.scipy_openblas_get_num_threads64_
             self._set = lib.scipy_openblas_set_num_threads64_
             self._set.argtypes = [ctypes.c_int]
